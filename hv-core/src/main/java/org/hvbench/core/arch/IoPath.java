@@ -1,0 +1,37 @@
+package org.hvbench.core.arch;
+
+import org.agrona.concurrent.Agent;
+import org.hvbench.core.cpu.Cpu;
+import org.hvbench.core.cpu.CrossingTrace;
+import org.hvbench.core.dev.Machine;
+import org.hvbench.core.guest.App;
+
+/**
+ * One driver placement, built and booted: an application that issues I/O, the software between it
+ * and the device, and the device. An executor runs it: the app's CPU submits, and the
+ * {@link #parties} (the device, interrupt delivery) run until the completions come back.
+ */
+public interface IoPath extends AutoCloseable {
+    Placement placement();
+
+    Machine machine();
+
+    /** The CPU the application runs on (in the inline executor, the only one). */
+    Cpu cpu();
+
+    App app();
+
+    /** What must run besides the application for an I/O to complete. */
+    Agent[] parties();
+
+    /** Modelled time of all work so far (CPUs and device), picoseconds. */
+    long modelledPicos();
+
+    default CrossingTrace trace() {
+        return cpu().trace();
+    }
+
+    /** Frees the machine. */
+    @Override
+    void close();
+}

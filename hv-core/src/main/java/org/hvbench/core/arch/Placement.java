@@ -1,0 +1,93 @@
+package org.hvbench.core.arch;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import org.hvbench.core.dev.MachineConfig;
+
+/**
+ * The driver placements, with the name the CLI, the benchmark parameter and the report share, and
+ * the context switches Karger and Safford (2008) count for one asynchronous I/O in each.
+ */
+public enum Placement {
+    NATIVE("native", 5, "Figure 4", "the driver in the kernel of an OS on bare hardware"),
+    HYPERVISOR_PV("hypervisor-pv", 8, "Figure 5", "the driver in the hypervisor, reached by hypercall (paravirtual)"),
+    HYPERVISOR_TRAP("hypervisor-trap", 8, "Figure 5", "the driver in the hypervisor, reached by a trapped start-I/O (full virtualization)");
+
+    private final String id;
+    private final int paperCrossings;
+    private final String paperFigure;
+    private final String description;
+
+    Placement(String id, int paperCrossings, String paperFigure, String description) {
+        this.id = id;
+        this.paperCrossings = paperCrossings;
+        this.paperFigure = paperFigure;
+        this.description = description;
+    }
+
+    /** The name used on the command line, in benchmark parameters and in reports. */
+    public String id() {
+        return id;
+    }
+
+    /** Context switches per I/O at depth 1 in Karger and Safford (2008). */
+    public int paperCrossings() {
+        return paperCrossings;
+    }
+
+    public String paperFigure() {
+        return paperFigure;
+    }
+
+    public String description() {
+        return description;
+    }
+
+    public static List<String> ids() {
+        List<String> out = new ArrayList<>();
+        for (Placement p : values()) {
+            out.add(p.id);
+        }
+        return out;
+    }
+
+    /** @throws IllegalArgumentException naming the setting {@code placement} and the known names */
+    public static Placement parse(String name) {
+        String n = name == null ? "" : name.trim().toLowerCase(Locale.ROOT);
+        for (Placement p : values()) {
+            if (p.id.equals(n)) {
+                return p;
+            }
+        }
+        throw new IllegalArgumentException("placement: '" + name + "' is unknown; known placements: " + String.join(", ", ids()));
+    }
+
+    /**
+     * Builds and boots this placement on a new machine.
+     *
+     * @param depth the most I/Os the application keeps in flight (1 to 128); queues are sized for it
+     */
+    public IoPath open(MachineConfig config, int depth) {
+        int capacity = Integer.highestOneBit(Math.max(1, depth - 1) << 1);
+        if (depth < 1 || depth > org.hvbench.core.guest.Aio.MAX_DEPTH) {
+            throw new IllegalArgumentException("depth: " + depth + " is not allowed; use 1 to " + org.hvbench.core.guest.Aio.MAX_DEPTH);
+        }
+        switch (this) {
+            case NATIVE:
+                return new NativePlacement(config, capacity);
+            case HYPERVISOR_PV:
+                return new HypervisorPlacement(this, config, capacity, true);
+            case HYPERVISOR_TRAP:
+                return new HypervisorPlacement(this, config, capacity, false);
+            default:
+                throw new IllegalStateException("placement " + id + " has no builder");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return id;
+    }
+}

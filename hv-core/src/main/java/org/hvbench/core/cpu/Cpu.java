@@ -1,0 +1,255 @@
+package org.hvbench.core.cpu;
+
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.hvbench.core.Errno;
+import org.hvbench.core.mem.AddressSpace;
+import org.hvbench.core.mem.MachineMemory;
+import org.hvbench.core.mem.PageWalker;
+import org.hvbench.core.mem.Tlb;
+import org.hvbench.core.mem.Translation;
+import org.hvbench.core.mem.Translator;
+
+/**
+ * One CPU. It knows which {@link Context} runs, performs every transfer of control (a crossing)
+ * as real work, and translates every data-path access through its TLB and, on a miss, the page walker.
+ *
+ * <p>A crossing saves the live register file into the leaving context's save area and restores the
+ * entering one's (two 256-byte off-heap copies), switches the current address space when it changes,
+ * which flushes an untagged TLB so that later accesses miss and walk, records the crossing, and
+ * advances the virtual clock by the {@link CostProfile}'s cost. Nothing sleeps or spins.
+ *
+ * <p>Single-owner: one thread drives a CPU. Devices reach it only through its
+ * {@link InterruptController}, which is thread-safe.
+ */
+public final class Cpu {
+    private final int id;
+    private final String name;
+    private final MachineMemory memory;
+    private final Tlb tlb;
+    private final CostProfile profile;
+    private final CrossingTrace trace;
+    private final VirtualClock clock = new VirtualClock();
+    private final InterruptController interrupts = new InterruptController();
+    private final UnsafeBuffer liveRegisters = new UnsafeBuffer(BufferUtil.allocateDirectAligned(Context.SAVE_AREA_BYTES, 64));
+
+    private Context current;
+    private AddressSpace currentSpace;
+    private long walks;
+    private long walkLevels;
+    private long faults;
+    private long bytesCopied;
+
+    public Cpu(int id, String name, MachineMemory memory, Tlb tlb, CostProfile profile, CrossingTrace trace) {
+        this.id = id;
+        this.name = name;
+        this.memory = memory;
+        this.tlb = tlb;
+        this.profile = profile;
+        this.trace = trace;
+    }
+
+    /** Starts running {@code context} (boot, or the first party of a run): no crossing is counted. */
+    public void start(Context context) {
+        current = context;
+        if (context.space() != null) {
+            currentSpace = context.space();
+        }
+    }
+
+    /** A crossing of {@code kind} from the current context into {@code to}. */
+    public void switchTo(Crossing kind, Context to, String what) {
+        Context from = current;
+        trace.record(kind, from, to, what);
+        clock.advance(profile.crossingPicos(kind));
+        enter(from, to);
+    }
+
+    /**
+     * A device interrupts this CPU and {@code handler} takes it: a {@link Crossing#DEVICE_IRQ} from
+     * {@code device} (what the trace shows) while the CPU leaves whatever context it was running.
+     */
+    public void takeInterrupt(Context device, Context handler, String what) {
+        trace.record(Crossing.DEVICE_IRQ, device, handler, what);
+        clock.advance(profile.crossingPicos(Crossing.DEVICE_IRQ));
+        enter(current, handler);
+    }
+
+    /** Software starts the device; the CPU stays in the current context. */
+    public void startDevice(Context device, String what) {
+        trace.record(Crossing.DEVICE_START, current, device, what);
+        clock.advance(profile.crossingPicos(Crossing.DEVICE_START));
+    }
+
+    /**
+     * The current context has nothing left to do and {@code to} runs instead (a block, an idle
+     * return): the same work as a crossing, counted apart as an idle switch.
+     */
+    public void idleSwitch(Context to) {
+        trace.recordIdleSwitch();
+        clock.advance(profile.idleSwitchPicos());
+        enter(current, to);
+    }
+
+    private void enter(Context from, Context to) {
+        if (from != null) {
+            from.saveArea().putBytes(0, liveRegisters, 0, Context.SAVE_AREA_BYTES);
+        }
+        liveRegisters.putBytes(0, to.saveArea(), 0, Context.SAVE_AREA_BYTES);
+        AddressSpace space = to.space();
+        if (space != null && space != currentSpace) {
+            currentSpace = space;
+            clock.advance(profile.addressSpaceSwitchPicos());
+            if (!tlb.tagged()) {
+                clock.advance(profile.tlbFlushPicos());
+            }
+            tlb.onAddressSpaceSwitch();
+        }
+        current = to;
+    }
+
+    /**
+     * Translates {@code va} in {@code space} for {@code access}: TLB first, then the page walk, whose
+     * result fills the TLB. A lookup in a space other than the current one is tagged with that
+     * space's id, as a hypervisor's copy from a guest is.
+     *
+     * @return the machine address, or {@code -EFAULT} when unmapped or not permitted
+     */
+    public long translate(AddressSpace space, long va, int access) {
+        int asid = space.asid();
+        long t = tlb.lookup(asid, va);
+        if (t == Tlb.MISS) {
+            t = PageWalker.walk(memory, space.table().rootMa(), space.table().levels(), va);
+            walks++;
+            clock.advance(profile.tlbMissPicos());
+            if (t < 0) {
+                faults++;
+                clock.advance(profile.walkLevelPicos());
+                return t;
+            }
+            int levels = PageWalker.levelsRead(space.table().levels(), Translation.pageShift(t));
+            walkLevels += levels;
+            clock.advance(levels * profile.walkLevelPicos());
+            tlb.insert(asid, va, t);
+        }
+        if (!Translation.allows(t, access)) {
+            faults++;
+            return -Errno.EFAULT;
+        }
+        return Translation.machineAddress(t, va);
+    }
+
+    /** Translates in the current context's address space. */
+    public long translate(long va, int access) {
+        return translate(currentSpace, va, access);
+    }
+
+    /** A {@link Translator} for one address space through this CPU; make it once, at set-up. */
+    public Translator view(AddressSpace space) {
+        return (va, access) -> translate(space, va, access);
+    }
+
+    /**
+     * Copies {@code length} bytes from {@code srcVa} in {@code srcSpace} to {@code dstVa} in
+     * {@code dstSpace}, translating once per page on each side.
+     *
+     * @return 0, or {@code -EFAULT} at the first page that does not translate (bytes before it were copied)
+     */
+    public int copy(AddressSpace srcSpace, long srcVa, AddressSpace dstSpace, long dstVa, int length) {
+        int done = 0;
+        while (done < length) {
+            long s = srcVa + done;
+            long d = dstVa + done;
+            int chunk = (int) Math.min(length - done,
+                Math.min(MachineMemory.PAGE_SIZE - (s & MachineMemory.PAGE_MASK), MachineMemory.PAGE_SIZE - (d & MachineMemory.PAGE_MASK)));
+            long sMa = translate(srcSpace, s, Translation.READ);
+            if (sMa < 0) {
+                return (int) sMa;
+            }
+            long dMa = translate(dstSpace, d, Translation.WRITE);
+            if (dMa < 0) {
+                return (int) dMa;
+            }
+            memory.copy(sMa, dMa, chunk);
+            done += chunk;
+        }
+        chargeCopy(length);
+        return 0;
+    }
+
+    /** Adds the modelled cost of a CPU copy of {@code bytes}. */
+    public void chargeCopy(long bytes) {
+        bytesCopied += bytes;
+        clock.advance(profile.copyPicos(bytes));
+    }
+
+    /** Runs the handlers of every pending interrupt; returns how many ran. */
+    public int deliverInterrupts() {
+        return interrupts.deliver(this);
+    }
+
+    /** Index of this CPU on its machine, from 0. */
+    public int id() {
+        return id;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public MachineMemory memory() {
+        return memory;
+    }
+
+    public Context current() {
+        return current;
+    }
+
+    public AddressSpace currentSpace() {
+        return currentSpace;
+    }
+
+    public Tlb tlb() {
+        return tlb;
+    }
+
+    public CostProfile profile() {
+        return profile;
+    }
+
+    public CrossingTrace trace() {
+        return trace;
+    }
+
+    public VirtualClock clock() {
+        return clock;
+    }
+
+    public InterruptController interrupts() {
+        return interrupts;
+    }
+
+    /** Page walks after TLB misses. */
+    public long walks() {
+        return walks;
+    }
+
+    /** Table entries read by those walks. */
+    public long walkLevels() {
+        return walkLevels;
+    }
+
+    /** Translations refused (unmapped or not permitted). */
+    public long faults() {
+        return faults;
+    }
+
+    public long bytesCopied() {
+        return bytesCopied;
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}

@@ -1,0 +1,15 @@
+package org.hvbench.core.dev;
+
+/**
+ * How a device's DMA addresses become machine addresses. The identity translation trusts the driver
+ * (no protection, as a machine without an IOMMU); an IOMMU translates and can refuse.
+ */
+public interface DmaTranslation {
+    /**
+     * @param deviceId the requesting device (the IOMMU's context-table key)
+     * @param dmaAddress the address the device was given
+     * @param access READ (device reads memory) and/or WRITE (device writes memory)
+     * @return the machine address, or {@code -EFAULT} when the access is refused
+     */
+    long translate(int deviceId, long dmaAddress, int access);
+}

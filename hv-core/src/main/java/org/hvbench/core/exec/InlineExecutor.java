@@ -1,0 +1,97 @@
+package org.hvbench.core.exec;
+
+import org.agrona.concurrent.Agent;
+import org.hvbench.core.Errno;
+import org.hvbench.core.arch.IoPath;
+import org.hvbench.core.cpu.Cpu;
+import org.hvbench.core.guest.App;
+
+/**
+ * Runs a placement on the calling thread, deterministically: the uniprocessor of Karger and
+ * Safford's analysis. The app submits; then each party (the device, interrupt delivery) runs in turn
+ * until the completions are back. The trace tests use it, because the same I/O always gives the
+ * same crossings in the same order.
+ *
+ * <p>A run that cannot finish (no party has work but I/Os are outstanding: a lost interrupt or
+ * completion) fails at once with the count, instead of spinning.
+ */
+public final class InlineExecutor {
+    private final IoPath path;
+    private final App app;
+    private final Cpu cpu;
+    private final Agent[] parties;
+
+    public InlineExecutor(IoPath path) {
+        this.path = path;
+        this.app = path.app();
+        this.cpu = path.cpu();
+        this.parties = path.parties();
+    }
+
+    /** One turn of every party; returns the work they did. */
+    public int runOnce() {
+        int work = 0;
+        for (Agent party : parties) {
+            try {
+                work += party.doWork();
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException("party " + party.roleName() + " failed", e);
+            }
+        }
+        return work;
+    }
+
+    /** Runs the parties until none has work. */
+    public int runUntilIdle() {
+        int total = 0;
+        int work;
+        while ((work = runOnce()) > 0) {
+            total += work;
+        }
+        return total;
+    }
+
+    /**
+     * Submits the app's prepared control blocks {@code 0..count-1} (resubmitting the rest when the
+     * kernel takes only part) and runs until all {@code count} have completed.
+     *
+     * @throws IllegalStateException when the kernel refuses with an error, or the run stalls
+     */
+    public void runBatch(int count) {
+        long target = app.completed() + count;
+        int submitted = 0;
+        while (submitted < count) {
+            long r = app.submit(cpu, submitted, count - submitted);
+            if (r > 0) {
+                submitted += (int) r;
+            } else if (r == -Errno.EAGAIN) {
+                if (runOnce() == 0) {
+                    throw stalled(target);
+                }
+            } else {
+                throw new IllegalStateException(path.placement() + ": io_submit refused: " + Errno.name(r));
+            }
+        }
+        awaitCompletions(target);
+    }
+
+    /** Runs until the app has seen {@code target} completions in all. */
+    public void awaitCompletions(long target) {
+        while (app.completed() < target) {
+            if (runOnce() == 0) {
+                throw stalled(target);
+            }
+        }
+    }
+
+    private IllegalStateException stalled(long target) {
+        return new IllegalStateException(path.placement() + ": stalled with " + (target - app.completed())
+            + " I/Os outstanding and no party has work (a lost completion or interrupt)");
+    }
+
+    public IoPath path() {
+        return path;
+    }
+}

@@ -1,0 +1,124 @@
+package org.hvbench.core.guest;
+
+import org.hvbench.core.Errno;
+import org.hvbench.core.cpu.Cpu;
+import org.hvbench.core.dev.BlockCommand;
+import org.hvbench.core.dev.BlockDevice;
+import org.hvbench.core.mem.MachineMemory;
+import org.hvbench.core.mem.MemoryQueue;
+import org.hvbench.core.mem.QueueConsumer;
+import org.hvbench.core.mem.QueueProducer;
+import org.hvbench.core.mem.Translation;
+
+/**
+ * The driver for the block device's register interface ({@link BlockDevice}). The same code runs in
+ * a native kernel (through {@link NativeDevicePort}) and, unmodified, in a fully virtualized guest
+ * (through {@link TrappedDevicePort}), which is the point of full virtualization. Its queues live in
+ * the kernel's memory; it tells the device bus addresses ({@link OsMemory#busAddress}).
+ *
+ * <p>Completions from the device are checked before use: a count beyond the queue size or an unknown
+ * tag is dropped, so a broken device (or device model) cannot corrupt the kernel.
+ */
+public final class DeviceDriver implements BlockDriver {
+    private final OsMemory os;
+    private final MachineMemory memory;
+    private final DevicePort port;
+    private final BlockCompletions kernel;
+    private final int entries;
+    private final QueueProducer submissions;
+    private final QueueConsumer completions;
+    private int pending;
+    private long badCompletions;
+
+    /** Allocates the queues and programs the device (through the port: native, or trapping). */
+    public DeviceDriver(Cpu cpu, OsMemory os, DevicePort port, BlockCompletions kernel, int entries) {
+        this.os = os;
+        this.memory = os.memory();
+        this.port = port;
+        this.kernel = kernel;
+        this.entries = entries;
+        long sqVa = os.allocateContiguous(MemoryQueue.pages(BlockCommand.BYTES, entries));
+        long cqVa = os.allocateContiguous(MemoryQueue.pages(BlockCommand.COMPLETION_BYTES, entries));
+        this.submissions = new QueueProducer(memory, cpu.view(os.space()), sqVa, BlockCommand.BYTES, entries);
+        this.completions = new QueueConsumer(memory, cpu.view(os.space()), cqVa, BlockCommand.COMPLETION_BYTES, entries);
+        program(cpu, BlockDevice.REG_SQ_BASE, os.busAddress(cpu, sqVa, Translation.READ | Translation.WRITE));
+        program(cpu, BlockDevice.REG_CQ_BASE, os.busAddress(cpu, cqVa, Translation.READ | Translation.WRITE));
+        program(cpu, BlockDevice.REG_ENTRIES, entries);
+        program(cpu, BlockDevice.REG_CONTROL, 1);
+    }
+
+    private void program(Cpu cpu, int register, long value) {
+        int r = value < 0 ? (int) value : port.write(cpu, register, value);
+        if (r < 0) {
+            throw new IllegalStateException("block device refused register " + register + ": " + Errno.name(r));
+        }
+    }
+
+    @Override
+    public int freeSlots() {
+        return submissions.freeSlots() - pending;
+    }
+
+    @Override
+    public int queue(Cpu cpu, int op, long sector, int tag, long[] segmentVa, int[] segmentLength, int segments) {
+        if (segments > BlockCommand.MAX_SEGMENTS || freeSlots() <= 0) {
+            return -Errno.EAGAIN;
+        }
+        long slot = submissions.slot(pending);
+        if (slot < 0) {
+            return (int) slot;
+        }
+        int access = op == BlockCommand.OP_READ ? Translation.WRITE : Translation.READ;
+        for (int s = 0; s < segments; s++) {
+            long bus = os.busAddress(cpu, segmentVa[s], access);
+            if (bus < 0) {
+                return (int) bus;
+            }
+            int off = BlockCommand.segmentOffset(s);
+            memory.putLong(slot + off + BlockCommand.SEGMENT_ADDRESS, bus);
+            memory.putInt(slot + off + BlockCommand.SEGMENT_LENGTH, segmentLength[s]);
+        }
+        memory.putByte(slot + BlockCommand.OPCODE, (byte) op);
+        memory.putByte(slot + BlockCommand.SEGMENT_COUNT, (byte) segments);
+        memory.putInt(slot + BlockCommand.TAG, tag);
+        memory.putLong(slot + BlockCommand.SECTOR, sector);
+        pending++;
+        return 0;
+    }
+
+    @Override
+    public int kick(Cpu cpu) {
+        if (pending == 0) {
+            return 0;
+        }
+        int r = submissions.publish(pending);
+        pending = 0;
+        return r < 0 ? r : port.write(cpu, BlockDevice.REG_DOORBELL, 0);
+    }
+
+    @Override
+    public void onInterrupt(Cpu cpu) {
+        long n = completions.available();
+        if (n < 0 || n > entries) {
+            badCompletions++;
+            kernel.onInterruptDone(cpu);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            long slot = completions.slot(i);
+            if (slot < 0) {
+                badCompletions++;
+                continue;
+            }
+            kernel.onBlockComplete(cpu, memory.getInt(slot + BlockCommand.COMPLETION_TAG),
+                memory.getInt(slot + BlockCommand.COMPLETION_STATUS));
+        }
+        completions.consume((int) n);
+        kernel.onInterruptDone(cpu);
+    }
+
+    /** Completion batches that were out of bounds (a broken device or device model). */
+    public long badCompletions() {
+        return badCompletions;
+    }
+}

@@ -1,0 +1,300 @@
+package org.hvbench.core.guest;
+
+import org.hvbench.core.Errno;
+import org.hvbench.core.cpu.Context;
+import org.hvbench.core.cpu.Cpu;
+import org.hvbench.core.cpu.Crossing;
+import org.hvbench.core.dev.BlockBacking;
+import org.hvbench.core.dev.BlockCommand;
+import org.hvbench.core.mem.MachineMemory;
+import org.hvbench.core.mem.QueueProducer;
+import org.hvbench.core.mem.Translation;
+
+/**
+ * An operating-system kernel, native or guest, reduced to its I/O path: the {@code io_submit}
+ * system call, the split of each I/O into block requests of up to 11 page-bounded segments, the
+ * completion events and the signal (upcall) to the application.
+ *
+ * <p>The system call is {@link Crossing#SYSCALL} in and {@link Crossing#SYSRET} out. Completions come
+ * from the driver's interrupt handler; the kernel posts events and makes one {@link Crossing#UPCALL}
+ * into the app for the batch. When completions arrive while the kernel is inside the system call
+ * (an error found on the way in), the signal rides on the return to the app instead of the SYSRET.
+ *
+ * <p>Completions are checked: an unknown tag or a request completed twice is counted and ignored.
+ */
+public final class Kernel implements BlockCompletions {
+    /** Block requests one I/O may need: {@link Aio#MAX_IO_BYTES} spans at most 33 pages, 3 requests. */
+    static final int MAX_PARTS = 4;
+
+    private final OsMemory os;
+    private final MachineMemory memory;
+    private final Context kernelContext;
+    private final Context appContext;
+    private BlockDriver driver;
+    private App app;
+    private QueueProducer events;
+
+    private final long[] ioUserData;
+    private final int[] ioLength;
+    private final int[] ioStatus;
+    private final int[] ioPartsOutstanding;
+    private final int[] freeIos;
+    private int freeIoCount;
+
+    private final long[] segmentVa = new long[BlockCommand.MAX_SEGMENTS];
+    private final int[] segmentLength = new int[BlockCommand.MAX_SEGMENTS];
+    private int eventsPending;
+    private boolean inSyscall;
+    private boolean upcallPending;
+
+    private long syscalls;
+    private long iosStarted;
+    private long iosCompleted;
+    private long badCompletions;
+
+    /**
+     * @param maxInFlight I/Os that may be under way at once (a power of two, at most {@link Aio#MAX_DEPTH})
+     */
+    public Kernel(OsMemory os, Context kernelContext, Context appContext, int maxInFlight) {
+        if (maxInFlight < 1 || maxInFlight > Aio.MAX_DEPTH || Integer.bitCount(maxInFlight) != 1) {
+            throw new IllegalArgumentException("depth: " + maxInFlight + " is not allowed; use a power of two from 1 to "
+                + Aio.MAX_DEPTH);
+        }
+        this.os = os;
+        this.memory = os.memory();
+        this.kernelContext = kernelContext;
+        this.appContext = appContext;
+        this.ioUserData = new long[maxInFlight];
+        this.ioLength = new int[maxInFlight];
+        this.ioStatus = new int[maxInFlight];
+        this.ioPartsOutstanding = new int[maxInFlight];
+        this.freeIos = new int[maxInFlight];
+        for (int i = 0; i < maxInFlight; i++) {
+            freeIos[i] = maxInFlight - 1 - i;
+        }
+        this.freeIoCount = maxInFlight;
+    }
+
+    public void attachDriver(BlockDriver driver) {
+        this.driver = driver;
+    }
+
+    /** Set-up of the app's completion queue (Linux's io_setup), at boot. */
+    void attachApp(App app, Cpu cpu, long eventsVa, int entries) {
+        this.app = app;
+        this.events = new QueueProducer(memory, cpu.view(os.space()), eventsVa, Aio.EVENT_BYTES, entries);
+    }
+
+    public int maxInFlight() {
+        return freeIos.length;
+    }
+
+    /** The system-call entry: SYSCALL in, dispatch, SYSRET (or the completion signal) out. */
+    public long syscall(Cpu cpu, int number, long a0, long a1) {
+        syscalls++;
+        cpu.switchTo(Crossing.SYSCALL, kernelContext, "the app asks its kernel to start the I/O (io_submit)");
+        inSyscall = true;
+        long result = number == Aio.SYS_IO_SUBMIT ? ioSubmit(cpu, a0, a1) : -Errno.ENOSYS;
+        inSyscall = false;
+        if (upcallPending) {
+            upcallPending = false;
+            cpu.switchTo(Crossing.UPCALL, appContext, "the kernel returns to the app with a completion signal");
+            app.onUpcall(cpu);
+        } else {
+            cpu.switchTo(Crossing.SYSRET, appContext, "the kernel returns to the app; the I/O runs on (asynchronous)");
+        }
+        return result;
+    }
+
+    private long ioSubmit(Cpu cpu, long iocbVa, long count) {
+        if (count < 1 || count > freeIos.length || (iocbVa & (Aio.IOCB_BYTES - 1)) != 0) {
+            return -Errno.EINVAL;
+        }
+        int accepted = 0;
+        int error = 0;
+        while (accepted < count) {
+            long iocb = cpu.translate(os.space(), iocbVa + (long) accepted * Aio.IOCB_BYTES, Translation.READ);
+            if (iocb < 0) {
+                error = (int) iocb;
+                break;
+            }
+            int r = startIo(cpu, memory.getShort(iocb + Aio.IOCB_OPCODE), memory.getInt(iocb + Aio.IOCB_LENGTH),
+                memory.getLong(iocb + Aio.IOCB_USER_DATA), memory.getLong(iocb + Aio.IOCB_BUFFER),
+                memory.getLong(iocb + Aio.IOCB_OFFSET));
+            if (r < 0) {
+                error = r;
+                break;
+            }
+            accepted++;
+        }
+        if (accepted > 0) {
+            driver.kick(cpu);
+        }
+        if (eventsPending > 0) {
+            onInterruptDone(cpu);
+        }
+        return accepted > 0 ? accepted : error;
+    }
+
+    private int startIo(Cpu cpu, int opcode, int length, long userData, long bufferVa, long offset) {
+        int op;
+        switch (opcode) {
+            case Aio.PREAD: op = BlockCommand.OP_READ; break;
+            case Aio.PWRITE: op = BlockCommand.OP_WRITE; break;
+            case Aio.FSYNC: op = BlockCommand.OP_FLUSH; break;
+            default: return -Errno.EINVAL;
+        }
+        int parts = 1;
+        if (op != BlockCommand.OP_FLUSH) {
+            if (length <= 0 || length > Aio.MAX_IO_BYTES || (length & (BlockBacking.SECTOR_SIZE - 1)) != 0
+                || (bufferVa & (BlockBacking.SECTOR_SIZE - 1)) != 0 || offset < 0
+                || (offset & (BlockBacking.SECTOR_SIZE - 1)) != 0) {
+                return -Errno.EINVAL;
+            }
+            // Pin the user pages: every page of the buffer must be mapped for the device's access.
+            int access = op == BlockCommand.OP_READ ? Translation.WRITE : Translation.READ;
+            int pages = 0;
+            for (long va = bufferVa; va < bufferVa + length; va = (va | MachineMemory.PAGE_MASK) + 1) {
+                if (cpu.translate(os.space(), va, access) < 0) {
+                    return -Errno.EFAULT;
+                }
+                pages++;
+            }
+            parts = (pages + BlockCommand.MAX_SEGMENTS - 1) / BlockCommand.MAX_SEGMENTS;
+        }
+        if (freeIoCount == 0 || driver.freeSlots() < parts) {
+            return -Errno.EAGAIN;
+        }
+        int io = freeIos[--freeIoCount];
+        ioUserData[io] = userData;
+        ioLength[io] = op == BlockCommand.OP_FLUSH ? 0 : length;
+        ioStatus[io] = 0;
+        ioPartsOutstanding[io] = (1 << parts) - 1;
+        iosStarted++;
+        if (op == BlockCommand.OP_FLUSH) {
+            queuePart(cpu, io, 0, op, 0, 0);
+            return 0;
+        }
+        long sector = offset >>> BlockBacking.SECTOR_SHIFT;
+        int part = 0;
+        int segments = 0;
+        long va = bufferVa;
+        long end = bufferVa + length;
+        long partSector = sector;
+        while (va < end) {
+            int chunk = (int) Math.min(end - va, MachineMemory.PAGE_SIZE - (va & MachineMemory.PAGE_MASK));
+            segmentVa[segments] = va;
+            segmentLength[segments] = chunk;
+            segments++;
+            va += chunk;
+            if (segments == BlockCommand.MAX_SEGMENTS || va == end) {
+                queuePart(cpu, io, part, op, partSector, segments);
+                partSector = sector + ((va - bufferVa) >>> BlockBacking.SECTOR_SHIFT);
+                part++;
+                segments = 0;
+            }
+        }
+        return 0;
+    }
+
+    private void queuePart(Cpu cpu, int io, int part, int op, long sector, int segments) {
+        int r = driver.queue(cpu, op, sector, io * MAX_PARTS + part, segmentVa, segmentLength, segments);
+        if (r < 0) {
+            onBlockComplete(cpu, io * MAX_PARTS + part, r);
+        }
+    }
+
+    @Override
+    public void onBlockComplete(Cpu cpu, int tag, int status) {
+        int io = tag / MAX_PARTS;
+        int bit = 1 << (tag % MAX_PARTS);
+        if (tag < 0 || io >= freeIos.length || (ioPartsOutstanding[io] & bit) == 0) {
+            badCompletions++;
+            return;
+        }
+        if (status < 0 && ioStatus[io] == 0) {
+            ioStatus[io] = status;
+        }
+        ioPartsOutstanding[io] &= ~bit;
+        if (ioPartsOutstanding[io] == 0) {
+            postEvent(io);
+        }
+    }
+
+    private void postEvent(int io) {
+        long slot = events.freeSlots() > eventsPending ? events.slot(eventsPending) : -Errno.ENOSPC;
+        freeIos[freeIoCount++] = io;
+        iosCompleted++;
+        if (slot < 0) {
+            badCompletions++;
+            return;
+        }
+        memory.putLong(slot + Aio.EVENT_USER_DATA, ioUserData[io]);
+        memory.putInt(slot + Aio.EVENT_RESULT, ioStatus[io] < 0 ? ioStatus[io] : ioLength[io]);
+        eventsPending++;
+    }
+
+    @Override
+    public void onInterruptDone(Cpu cpu) {
+        if (eventsPending == 0) {
+            return;
+        }
+        events.publish(eventsPending);
+        eventsPending = 0;
+        if (inSyscall) {
+            upcallPending = true;
+        } else {
+            cpu.switchTo(Crossing.UPCALL, appContext, "the kernel signals the app: its I/O completed");
+            app.onUpcall(cpu);
+        }
+    }
+
+    /** Entry of a device interrupt taken by this kernel itself (native): DEVICE_IRQ, then the driver. */
+    public void onDeviceInterrupt(Cpu cpu, Context device) {
+        cpu.takeInterrupt(device, kernelContext, "the device interrupts the kernel: I/O done");
+        driver.onInterrupt(cpu);
+    }
+
+    /** Entry of a virtual interrupt (guest): the hypervisor has made the VIRQ crossing. */
+    public void onVirtualInterrupt(Cpu cpu) {
+        driver.onInterrupt(cpu);
+    }
+
+    public Context kernelContext() {
+        return kernelContext;
+    }
+
+    public Context appContext() {
+        return appContext;
+    }
+
+    public OsMemory memory() {
+        return os;
+    }
+
+    public BlockDriver driver() {
+        return driver;
+    }
+
+    public long syscalls() {
+        return syscalls;
+    }
+
+    public long iosStarted() {
+        return iosStarted;
+    }
+
+    public long iosCompleted() {
+        return iosCompleted;
+    }
+
+    /** Completions with an unknown tag or for a request already completed. */
+    public long badCompletions() {
+        return badCompletions;
+    }
+
+    /** I/Os under way. */
+    public int inFlight() {
+        return freeIos.length - freeIoCount;
+    }
+}

@@ -1,0 +1,24 @@
+package org.hvbench.core.hv;
+
+/**
+ * The access-control hooks, in the style of Xen's XSM: every operation that lets information flow
+ * between domains asks the installed module first, at bind time, never on the data path. Each hook
+ * returns 0 to permit or a negative errno ({@code -EACCES}) to refuse. The default module permits
+ * everything; a mandatory access-control module (sHype) replaces it through
+ * {@link Hypervisor#setAccessControl}.
+ */
+public interface AccessControl {
+    /** The module that permits everything. */
+    AccessControl PERMIT_ALL = new AccessControl() {
+    };
+
+    /** A domain of this name and label is about to be created. */
+    default int domainCreate(String name, String label, boolean privileged) {
+        return 0;
+    }
+
+    /** {@code domain} connects to a block device served by the hypervisor (the device is shared with every other client). */
+    default int blockDeviceConnect(Domain domain, int deviceId) {
+        return 0;
+    }
+}
