@@ -49,8 +49,12 @@ public final class Cpu {
         this.trace = trace;
     }
 
-    /** Starts running {@code context} (boot, or the first party of a run): no crossing is counted. */
+    /**
+     * Starts running {@code context} (boot, or handing the CPU to a party in set-up): its registers
+     * are loaded, the current ones are dropped, and no crossing is counted.
+     */
     public void start(Context context) {
+        liveRegisters.putBytes(0, context.saveArea(), 0, Context.SAVE_AREA_BYTES);
         current = context;
         if (context.space() != null) {
             currentSpace = context.space();

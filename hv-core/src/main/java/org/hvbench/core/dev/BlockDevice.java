@@ -220,10 +220,10 @@ public final class BlockDevice implements Agent {
                 return i;
             }
             memory.getBytes(slotMa, command, 0, BlockCommand.BYTES);
-            int status = execute();
+            int moved = execute();
             memory.putInt(completionMa + BlockCommand.COMPLETION_TAG, command.getInt(BlockCommand.TAG));
-            memory.putInt(completionMa + BlockCommand.COMPLETION_STATUS, status);
-            memory.putInt(completionMa + BlockCommand.COMPLETION_LENGTH, status < 0 ? 0 : status);
+            memory.putInt(completionMa + BlockCommand.COMPLETION_STATUS, moved < 0 ? moved : 0);
+            memory.putInt(completionMa + BlockCommand.COMPLETION_LENGTH, moved < 0 ? 0 : moved);
         }
         if (budget > 0) {
             sq.consume(budget);

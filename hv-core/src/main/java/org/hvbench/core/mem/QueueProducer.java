@@ -3,7 +3,6 @@ package org.hvbench.core.mem;
 /**
  * The producing side of a {@link MemoryQueue}. Writes slots, then publishes the new producer index
  * with release order, so a consumer that reads the index with acquire order sees the slots' bytes.
- * The consumer index is cached and re-read (acquire) only when the cache says the queue is full.
  */
 public final class QueueProducer {
     private final MachineMemory memory;
@@ -12,7 +11,6 @@ public final class QueueProducer {
     private final int slotSize;
     private final int entries;
     private int producer;
-    private int consumerCache;
 
     /** Takes up the indices the queue header holds now (zero for a fresh queue). */
     public QueueProducer(MachineMemory memory, Translator translator, long base, int slotSize, int entries) {
@@ -27,20 +25,15 @@ public final class QueueProducer {
             throw new IllegalArgumentException("queue header at 0x" + Long.toHexString(base) + " is not mapped for this producer");
         }
         this.producer = memory.getIntAcquire(header + MemoryQueue.PRODUCER_OFFSET);
-        this.consumerCache = memory.getIntAcquire(header + MemoryQueue.CONSUMER_OFFSET);
     }
 
-    /** Slots free now; re-reads the consumer index (acquire) only when the cached one shows none. */
+    /** Slots free now: reads the consumer index with acquire order (the consumer released them). */
     public int freeSlots() {
-        int free = entries - (producer - consumerCache);
-        if (free <= 0) {
-            long header = translator.translate(base, Translation.READ);
-            if (header < 0) {
-                return 0;
-            }
-            consumerCache = memory.getIntAcquire(header + MemoryQueue.CONSUMER_OFFSET);
-            free = entries - (producer - consumerCache);
+        long header = translator.translate(base, Translation.READ);
+        if (header < 0) {
+            return 0;
         }
+        int free = entries - (producer - memory.getIntAcquire(header + MemoryQueue.CONSUMER_OFFSET));
         // A consumer index ahead of the producer is a broken peer: offer nothing rather than overrun.
         return free < 0 || free > entries ? 0 : free;
     }

@@ -1,0 +1,57 @@
+package org.hvbench.core.arch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.Arrays;
+
+import org.hvbench.core.dev.Machine;
+import org.hvbench.core.mem.FrameAllocator;
+
+/**
+ * Checksums of every machine frame held by a domain other than the one under test, and of the whole
+ * disk: what an isolation test compares before and after a hostile guest's turn.
+ */
+final class MachineSnapshot {
+    private final long[] frameSums;
+    private final int[] owners;
+    private final long diskSum;
+
+    private MachineSnapshot(Machine machine, int exceptOwner) {
+        FrameAllocator frames = machine.frames();
+        frameSums = new long[frames.frames()];
+        owners = new int[frames.frames()];
+        for (int mfn = 0; mfn < frames.frames(); mfn++) {
+            owners[mfn] = frames.owner(mfn);
+            boolean domainFrame = owners[mfn] >= 0 && owners[mfn] < FrameAllocator.OWNER_IO;
+            frameSums[mfn] = domainFrame && owners[mfn] != exceptOwner ? machine.memory().frameChecksum(mfn) : 0;
+        }
+        diskSum = diskChecksum(machine);
+    }
+
+    /** Every frame of every domain but {@code exceptOwner}, and the disk. */
+    static MachineSnapshot of(Machine machine, int exceptOwner) {
+        return new MachineSnapshot(machine, exceptOwner);
+    }
+
+    static long diskChecksum(Machine machine) {
+        byte[] chunk = new byte[1 << 16];
+        long hash = 0xcbf29ce484222325L;
+        for (long off = 0; off < machine.backing().bytes(); off += chunk.length) {
+            machine.backing().peek(off, chunk, 0, chunk.length);
+            hash = 31 * hash + Arrays.hashCode(chunk);
+        }
+        return hash;
+    }
+
+    /** Asserts that nothing outside {@code exceptOwner}'s frames changed, and the disk did not. */
+    void assertUnchanged(Machine machine, String what) {
+        MachineSnapshot now = new MachineSnapshot(machine, -2);
+        for (int mfn = 0; mfn < frameSums.length; mfn++) {
+            if (frameSums[mfn] != 0) {
+                assertEquals(owners[mfn], now.owners[mfn], what + ": owner of frame " + mfn + " changed");
+                assertEquals(frameSums[mfn], now.frameSums[mfn], what + ": frame " + mfn + " of domain " + owners[mfn] + " changed");
+            }
+        }
+        assertEquals(diskSum, now.diskSum, what + ": the disk changed");
+    }
+}
