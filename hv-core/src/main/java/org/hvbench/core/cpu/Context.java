@@ -10,8 +10,11 @@ import org.hvbench.core.mem.AddressSpace;
  * {@code guest-kernel}, {@code hypervisor}, {@code device}.
  */
 public final class Context {
-    /** Bytes of the register save area: 32 general and control registers of 8 bytes. */
-    public static final int SAVE_AREA_BYTES = 32 * 8;
+    /**
+     * Bytes of the register save area: what an x86-64 Linux kernel saves on every entry
+     * ({@code struct pt_regs}: 15 general registers, the system-call number, rip, cs, rflags, rsp, ss).
+     */
+    public static final int SAVE_AREA_BYTES = 21 * 8;
 
     private final String name;
     private final int domainId;

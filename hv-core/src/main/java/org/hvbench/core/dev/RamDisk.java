@@ -6,9 +6,13 @@ import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.hvbench.core.mem.MachineMemory;
 
-/** A disk held in one off-heap region; DMA is a memory copy. */
+/**
+ * A disk held in one off-heap region; DMA is a memory copy. The region is page-aligned, as a DMA
+ * buffer is: an arbitrary {@code malloc} alignment would make copies split cache lines in some
+ * runs and not others.
+ */
 public final class RamDisk implements BlockBacking {
-    private final ByteBuffer region;
+    private final ByteBuffer allocation;
     private final UnsafeBuffer data;
     private final long bytes;
 
@@ -16,8 +20,10 @@ public final class RamDisk implements BlockBacking {
     public RamDisk(long bytes) {
         DiskSize.check(bytes);
         this.bytes = bytes;
-        this.region = ByteBuffer.allocateDirect((int) bytes);
-        this.data = new UnsafeBuffer(region);
+        this.allocation = ByteBuffer.allocateDirect((int) bytes + MachineMemory.PAGE_SIZE);
+        long address = BufferUtil.address(allocation);
+        int offset = (int) (((address + MachineMemory.PAGE_MASK) & ~MachineMemory.PAGE_MASK) - address);
+        this.data = new UnsafeBuffer(allocation, offset, (int) bytes);
     }
 
     @Override
@@ -58,7 +64,7 @@ public final class RamDisk implements BlockBacking {
     public void close() {
         if (data.capacity() != 0) {
             data.wrap(new byte[0]);
-            BufferUtil.free(region);
+            BufferUtil.free(allocation);
         }
     }
 }

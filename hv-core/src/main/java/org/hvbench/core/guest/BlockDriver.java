@@ -12,12 +12,14 @@ public interface BlockDriver {
     int freeSlots();
 
     /**
-     * Queues one request; nothing is handed over before {@link #kick}.
+     * Queues one request; nothing is handed over before {@link #kick}. The caller has checked
+     * {@link #freeSlots}.
      *
-     * @param segmentVa page-bounded, 512-byte aligned segments in the kernel's address space
+     * @param segmentBus bus addresses ({@link OsMemory#busAddress}) of page-bounded, 512-byte aligned
+     *     segments; segments {@code first .. first+count-1} make this request
      * @return 0, or a negative errno (nothing was queued)
      */
-    int queue(Cpu cpu, int op, long sector, int tag, long[] segmentVa, int[] segmentLength, int segments);
+    int queue(Cpu cpu, int op, long sector, int tag, long[] segmentBus, int[] segmentLength, int first, int count);
 
     /** Hands every queued request over; 0 or a negative errno (the kernel then fails them). */
     int kick(Cpu cpu);

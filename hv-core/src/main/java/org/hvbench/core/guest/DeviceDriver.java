@@ -20,7 +20,6 @@ import org.hvbench.core.mem.Translation;
  * tag is dropped, so a broken device (or device model) cannot corrupt the kernel.
  */
 public final class DeviceDriver implements BlockDriver {
-    private final OsMemory os;
     private final MachineMemory memory;
     private final DevicePort port;
     private final BlockCompletions kernel;
@@ -32,7 +31,6 @@ public final class DeviceDriver implements BlockDriver {
 
     /** Allocates the queues and programs the device (through the port: native, or trapping). */
     public DeviceDriver(Cpu cpu, OsMemory os, DevicePort port, BlockCompletions kernel, int entries) {
-        this.os = os;
         this.memory = os.memory();
         this.port = port;
         this.kernel = kernel;
@@ -60,28 +58,23 @@ public final class DeviceDriver implements BlockDriver {
     }
 
     @Override
-    public int queue(Cpu cpu, int op, long sector, int tag, long[] segmentVa, int[] segmentLength, int segments) {
-        if (segments > BlockCommand.MAX_SEGMENTS || freeSlots() <= 0) {
-            return -Errno.EAGAIN;
+    public int queue(Cpu cpu, int op, long sector, int tag, long[] segmentBus, int[] segmentLength, int first, int count) {
+        if (count > BlockCommand.MAX_SEGMENTS) {
+            return -Errno.EINVAL;
         }
         long slot = submissions.slot(pending);
         if (slot < 0) {
             return (int) slot;
         }
-        int access = op == BlockCommand.OP_READ ? Translation.WRITE : Translation.READ;
-        for (int s = 0; s < segments; s++) {
-            long bus = os.busAddress(cpu, segmentVa[s], access);
-            if (bus < 0) {
-                return (int) bus;
-            }
-            int off = BlockCommand.segmentOffset(s);
-            memory.putLong(slot + off + BlockCommand.SEGMENT_ADDRESS, bus);
-            memory.putInt(slot + off + BlockCommand.SEGMENT_LENGTH, segmentLength[s]);
-        }
         memory.putByte(slot + BlockCommand.OPCODE, (byte) op);
-        memory.putByte(slot + BlockCommand.SEGMENT_COUNT, (byte) segments);
+        memory.putByte(slot + BlockCommand.SEGMENT_COUNT, (byte) count);
         memory.putInt(slot + BlockCommand.TAG, tag);
         memory.putLong(slot + BlockCommand.SECTOR, sector);
+        for (int s = 0; s < count; s++) {
+            int off = BlockCommand.segmentOffset(s);
+            memory.putLong(slot + off + BlockCommand.SEGMENT_ADDRESS, segmentBus[first + s]);
+            memory.putInt(slot + off + BlockCommand.SEGMENT_LENGTH, segmentLength[first + s]);
+        }
         pending++;
         return 0;
     }

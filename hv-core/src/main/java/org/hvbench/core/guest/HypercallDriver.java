@@ -53,8 +53,8 @@ public final class HypercallDriver implements BlockDriver {
     }
 
     @Override
-    public int queue(Cpu cpu, int op, long sector, int tag, long[] segmentVa, int[] segmentLength, int segments) {
-        if (segments > BlockProtocol.MAX_SEGMENTS || freeSlots() <= 0) {
+    public int queue(Cpu cpu, int op, long sector, int tag, long[] segmentBus, int[] segmentLength, int first, int count) {
+        if (count > BlockProtocol.MAX_SEGMENTS || freeSlots() <= 0) {
             return -Errno.EAGAIN;
         }
         if (pending == HypervisorBlockDriver.MAX_BATCH) {
@@ -68,18 +68,18 @@ public final class HypercallDriver implements BlockDriver {
             return (int) req;
         }
         memory.putByte(req + BlockProtocol.OPERATION, (byte) op);
-        memory.putByte(req + BlockProtocol.NR_SEGMENTS, (byte) segments);
+        memory.putByte(req + BlockProtocol.NR_SEGMENTS, (byte) count);
         memory.putShort(req + BlockProtocol.HANDLE, (short) 0);
         memory.putLong(req + BlockProtocol.ID, tag);
         memory.putLong(req + BlockProtocol.SECTOR, sector);
-        for (int s = 0; s < segments; s++) {
-            long va = segmentVa[s];
-            int first = (int) (va & MachineMemory.PAGE_MASK) >>> 9;
-            int last = first + (segmentLength[s] >>> 9) - 1;
+        for (int s = 0; s < count; s++) {
+            long gpa = segmentBus[first + s];
+            int firstSect = (int) (gpa & MachineMemory.PAGE_MASK) >>> 9;
+            int lastSect = firstSect + (segmentLength[first + s] >>> 9) - 1;
             long seg = req + BlockProtocol.segmentOffset(s);
-            memory.putInt(seg + BlockProtocol.SEGMENT_REF, (int) (va >>> MachineMemory.PAGE_SHIFT));
-            memory.putByte(seg + BlockProtocol.SEGMENT_FIRST_SECT, (byte) first);
-            memory.putByte(seg + BlockProtocol.SEGMENT_LAST_SECT, (byte) last);
+            memory.putInt(seg + BlockProtocol.SEGMENT_REF, (int) (gpa >>> MachineMemory.PAGE_SHIFT));
+            memory.putByte(seg + BlockProtocol.SEGMENT_FIRST_SECT, (byte) firstSect);
+            memory.putByte(seg + BlockProtocol.SEGMENT_LAST_SECT, (byte) lastSect);
         }
         pendingTags[pending++] = tag;
         return 0;

@@ -41,8 +41,9 @@ public final class Kernel implements BlockCompletions {
     private final int[] freeIos;
     private int freeIoCount;
 
-    private final long[] segmentVa = new long[BlockCommand.MAX_SEGMENTS];
-    private final int[] segmentLength = new int[BlockCommand.MAX_SEGMENTS];
+    /** Bus address and length of each page-bounded piece of the I/O being started. */
+    private final long[] segmentBus = new long[Aio.MAX_IO_BYTES / MachineMemory.PAGE_SIZE + 1];
+    private final int[] segmentLength = new int[Aio.MAX_IO_BYTES / MachineMemory.PAGE_SIZE + 1];
     private int eventsPending;
     private boolean inSyscall;
     private boolean upcallPending;
@@ -144,24 +145,31 @@ public final class Kernel implements BlockCompletions {
             case Aio.FSYNC: op = BlockCommand.OP_FLUSH; break;
             default: return -Errno.EINVAL;
         }
-        int parts = 1;
+        int segments = 0;
         if (op != BlockCommand.OP_FLUSH) {
             if (length <= 0 || length > Aio.MAX_IO_BYTES || (length & (BlockBacking.SECTOR_SIZE - 1)) != 0
                 || (bufferVa & (BlockBacking.SECTOR_SIZE - 1)) != 0 || offset < 0
                 || (offset & (BlockBacking.SECTOR_SIZE - 1)) != 0) {
                 return -Errno.EINVAL;
             }
-            // Pin the user pages: every page of the buffer must be mapped for the device's access.
+            // Pin the user pages (get_user_pages, then a DMA mapping): each page of the buffer is
+            // translated once, to the address the device will be told.
             int access = op == BlockCommand.OP_READ ? Translation.WRITE : Translation.READ;
-            int pages = 0;
-            for (long va = bufferVa; va < bufferVa + length; va = (va | MachineMemory.PAGE_MASK) + 1) {
-                if (cpu.translate(os.space(), va, access) < 0) {
+            long va = bufferVa;
+            long end = bufferVa + length;
+            while (va < end) {
+                int chunk = (int) Math.min(end - va, MachineMemory.PAGE_SIZE - (va & MachineMemory.PAGE_MASK));
+                long bus = os.busAddress(cpu, va, access);
+                if (bus < 0) {
                     return -Errno.EFAULT;
                 }
-                pages++;
+                segmentBus[segments] = bus;
+                segmentLength[segments] = chunk;
+                segments++;
+                va += chunk;
             }
-            parts = (pages + BlockCommand.MAX_SEGMENTS - 1) / BlockCommand.MAX_SEGMENTS;
         }
+        int parts = Math.max(1, (segments + BlockCommand.MAX_SEGMENTS - 1) / BlockCommand.MAX_SEGMENTS);
         if (freeIoCount == 0 || driver.freeSlots() < parts) {
             return -Errno.EAGAIN;
         }
@@ -171,37 +179,19 @@ public final class Kernel implements BlockCompletions {
         ioStatus[io] = 0;
         ioPartsOutstanding[io] = (1 << parts) - 1;
         iosStarted++;
-        if (op == BlockCommand.OP_FLUSH) {
-            queuePart(cpu, io, 0, op, 0, 0);
-            return 0;
-        }
         long sector = offset >>> BlockBacking.SECTOR_SHIFT;
-        int part = 0;
-        int segments = 0;
-        long va = bufferVa;
-        long end = bufferVa + length;
-        long partSector = sector;
-        while (va < end) {
-            int chunk = (int) Math.min(end - va, MachineMemory.PAGE_SIZE - (va & MachineMemory.PAGE_MASK));
-            segmentVa[segments] = va;
-            segmentLength[segments] = chunk;
-            segments++;
-            va += chunk;
-            if (segments == BlockCommand.MAX_SEGMENTS || va == end) {
-                queuePart(cpu, io, part, op, partSector, segments);
-                partSector = sector + ((va - bufferVa) >>> BlockBacking.SECTOR_SHIFT);
-                part++;
-                segments = 0;
+        for (int part = 0, first = 0; part < parts; part++) {
+            int count = Math.min(BlockCommand.MAX_SEGMENTS, segments - first);
+            int r = driver.queue(cpu, op, sector, io * MAX_PARTS + part, segmentBus, segmentLength, first, count);
+            if (r < 0) {
+                onBlockComplete(cpu, io * MAX_PARTS + part, r);
             }
+            for (int s = first; s < first + count; s++) {
+                sector += segmentLength[s] >>> BlockBacking.SECTOR_SHIFT;
+            }
+            first += count;
         }
         return 0;
-    }
-
-    private void queuePart(Cpu cpu, int io, int part, int op, long sector, int segments) {
-        int r = driver.queue(cpu, op, sector, io * MAX_PARTS + part, segmentVa, segmentLength, segments);
-        if (r < 0) {
-            onBlockComplete(cpu, io * MAX_PARTS + part, r);
-        }
     }
 
     @Override

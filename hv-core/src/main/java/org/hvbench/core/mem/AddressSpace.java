@@ -10,8 +10,8 @@ public final class AddressSpace {
     private final int asid;
 
     public AddressSpace(String name, PageTable table, int asid) {
-        if (asid < 0) {
-            throw new IllegalArgumentException("asid must be >= 0; got " + asid);
+        if (asid < 0 || asid > Tlb.MAX_ASID) {
+            throw new IllegalArgumentException("asid must be 0.." + Tlb.MAX_ASID + "; got " + asid);
         }
         this.name = name;
         this.table = table;

@@ -13,19 +13,30 @@ package org.hvbench.core.mem;
  * is held, the 2 MiB and 1 GiB sets, so one entry serves a whole superpage. Replacement within a set
  * is round-robin. Single-owner: one CPU (or the device's IOMMU path) uses a TLB; invalidation from
  * another party goes through that owner.
+ *
+ * <p>An entry is two adjacent longs, a key and the {@link Translation}. The key packs everything a
+ * lookup compares, so a way costs one comparison:
+ * <pre>
+ * | bits  | field                                                         |
+ * |-------|---------------------------------------------------------------|
+ * | 0-15  | address-space id                                              |
+ * | 16-17 | page size: 0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB                     |
+ * | 18-62 | page number (address >>> page shift; 45 bits cover 57-bit addresses) |
+ * </pre>
+ * An empty way holds {@link #EMPTY}, which no key equals (bit 63 is never set in a key).
  */
 public final class Tlb {
     /** Returned by {@link #lookup} on a miss; translations are never negative. */
     public static final long MISS = -1L;
     public static final int MAX_WAYS = 16;
+    public static final int MAX_ASID = 0xFFFF;
+    private static final long EMPTY = -1L;
 
     private final int sets;
     private final int ways;
     private final int setMask;
     private final boolean tagged;
-    private final long[] pageNumbers;
-    private final int[] asids;
-    private final long[] translations;
+    private final long[] entries;
     private final byte[] nextVictim;
     private int superpageEntries;
 
@@ -46,12 +57,9 @@ public final class Tlb {
         this.ways = ways;
         this.setMask = sets - 1;
         this.tagged = tagged;
-        int entries = sets * ways;
-        this.pageNumbers = new long[entries];
-        this.asids = new int[entries];
-        this.translations = new long[entries];
+        this.entries = new long[2 * sets * ways];
         this.nextVictim = new byte[sets];
-        java.util.Arrays.fill(asids, -1);
+        clear();
     }
 
     /** @throws IllegalArgumentException naming {@code tlbSets} or {@code tlbWays} */
@@ -76,6 +84,14 @@ public final class Tlb {
         return tagged;
     }
 
+    private static long key(int asid, long pageNumber, int sizeCode) {
+        return pageNumber << 18 | (long) sizeCode << 16 | (asid & MAX_ASID);
+    }
+
+    private static int sizeCode(int shift) {
+        return (shift - PageTable.SHIFT_4K) / 9;
+    }
+
     /** The cached {@link Translation} of {@code va} in address space {@code asid}, or {@link #MISS}. */
     public long lookup(int asid, long va) {
         long t = probe(asid, va, PageTable.SHIFT_4K);
@@ -95,11 +111,11 @@ public final class Tlb {
 
     private long probe(int asid, long va, int shift) {
         long pageNumber = va >>> shift;
-        int base = ((int) pageNumber & setMask) * ways;
-        for (int i = base, end = base + ways; i < end; i++) {
-            long t = translations[i];
-            if (asids[i] == asid && pageNumbers[i] == pageNumber && Translation.pageShift(t) == shift) {
-                return t;
+        long key = key(asid, pageNumber, sizeCode(shift));
+        int i = ((int) pageNumber & setMask) * ways * 2;
+        for (int end = i + 2 * ways; i < end; i += 2) {
+            if (entries[i] == key) {
+                return entries[i + 1];
             }
         }
         return MISS;
@@ -110,23 +126,22 @@ public final class Tlb {
         int shift = Translation.pageShift(translation);
         long pageNumber = va >>> shift;
         int set = (int) pageNumber & setMask;
-        int base = set * ways;
+        int base = set * ways * 2;
         int slot = -1;
-        for (int i = base, end = base + ways; i < end; i++) {
-            if (asids[i] < 0) {
+        for (int i = base, end = base + 2 * ways; i < end; i += 2) {
+            if (entries[i] == EMPTY) {
                 slot = i;
                 break;
             }
         }
         if (slot < 0) {
-            slot = base + nextVictim[set];
+            slot = base + 2 * nextVictim[set];
             nextVictim[set] = (byte) ((nextVictim[set] + 1) % ways);
             evictions++;
             forget(slot);
         }
-        pageNumbers[slot] = pageNumber;
-        asids[slot] = asid;
-        translations[slot] = translation;
+        entries[slot] = key(asid, pageNumber, sizeCode(shift));
+        entries[slot + 1] = translation;
         if (shift != PageTable.SHIFT_4K) {
             superpageEntries++;
         }
@@ -140,15 +155,21 @@ public final class Tlb {
     }
 
     public void flushAll() {
-        java.util.Arrays.fill(asids, -1);
-        superpageEntries = 0;
+        clear();
         flushes++;
+    }
+
+    private void clear() {
+        for (int i = 0; i < entries.length; i += 2) {
+            entries[i] = EMPTY;
+        }
+        superpageEntries = 0;
     }
 
     /** Forgets every entry of one address space (after its page table changed wholesale). */
     public void flushAsid(int asid) {
-        for (int i = 0; i < asids.length; i++) {
-            if (asids[i] == asid) {
+        for (int i = 0; i < entries.length; i += 2) {
+            if (entries[i] != EMPTY && (int) (entries[i] & MAX_ASID) == (asid & MAX_ASID)) {
                 forget(i);
             }
         }
@@ -167,26 +188,27 @@ public final class Tlb {
 
     private void flushProbe(int asid, long va, int shift) {
         long pageNumber = va >>> shift;
-        int base = ((int) pageNumber & setMask) * ways;
-        for (int i = base, end = base + ways; i < end; i++) {
-            if (asids[i] == asid && pageNumbers[i] == pageNumber && Translation.pageShift(translations[i]) == shift) {
+        long key = key(asid, pageNumber, sizeCode(shift));
+        int i = ((int) pageNumber & setMask) * ways * 2;
+        for (int end = i + 2 * ways; i < end; i += 2) {
+            if (entries[i] == key) {
                 forget(i);
             }
         }
     }
 
     private void forget(int slot) {
-        if (asids[slot] >= 0 && Translation.pageShift(translations[slot]) != PageTable.SHIFT_4K) {
+        if (entries[slot] != EMPTY && ((entries[slot] >>> 16) & 3) != 0) {
             superpageEntries--;
         }
-        asids[slot] = -1;
+        entries[slot] = EMPTY;
     }
 
     /** Number of valid entries now held. */
     public int validEntries() {
         int n = 0;
-        for (int asid : asids) {
-            if (asid >= 0) {
+        for (int i = 0; i < entries.length; i += 2) {
+            if (entries[i] != EMPTY) {
                 n++;
             }
         }

@@ -1,0 +1,115 @@
+package org.hvbench.bench;
+
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import org.hvbench.core.arch.IoPath;
+import org.hvbench.core.arch.Placement;
+import org.hvbench.core.cpu.Cpu;
+import org.hvbench.core.cpu.CrossingTrace;
+import org.hvbench.core.dev.MachineConfig;
+import org.hvbench.core.exec.InlineExecutor;
+import org.hvbench.core.guest.Aio;
+import org.hvbench.core.guest.App;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * One asynchronous I/O through each driver placement. An operation is one batch: the app submits
+ * {@code depth} I/Os with one system call and the inline executor runs the machine until all have
+ * completed. The {@code ios} counter is I/Os per second; crossings, TLB misses and modelled
+ * nanoseconds come as counters whose quotient by {@code ios} is per I/O (see {@link IoCounters}).
+ * {@link RawCopyBench} moves the same bytes with a bare memory copy: the floor.
+ *
+ * <p>Machine memory defaults to 256 MiB; set {@code -Dhvbench.memory=512m} (with
+ * {@code -jvmArgsPrepend}) to change it.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 2, jvmArgsAppend = {BuildFlags.ADD_OPENS_FLAG, BuildFlags.ADD_OPENS_VALUE})
+public class ArchitectureBench {
+    @Param({"native", "hypervisor-pv", "hypervisor-trap"})
+    public String placement;
+
+    @Param({"read", "write"})
+    public String operation;
+
+    @Param({"512", "4096", "65536"})
+    public int size;
+
+    @Param({"1", "32"})
+    public int depth;
+
+    @Param({"false", "true"})
+    public boolean tlbTagged;
+
+    /** none, paper-era, current-x86, or a path to a profile file; changes only the modelledNs counter. */
+    @Param({"current-x86"})
+    public String costProfile;
+
+    private IoPath path;
+    private InlineExecutor executor;
+    private App app;
+    private Cpu cpu;
+    private CrossingTrace trace;
+
+    @Setup(Level.Trial)
+    public void boot() {
+        MachineConfig config = BenchConfig.machine().tlbTagged(tlbTagged).costProfile(costProfile);
+        path = Placement.parse(placement).open(config, depth);
+        executor = new InlineExecutor(path);
+        app = path.app();
+        cpu = path.cpu();
+        trace = path.trace();
+        int opcode = BenchConfig.opcode(operation);
+        byte[] data = new byte[size];
+        Random random = new Random(42);
+        for (int i = 0; i < depth; i++) {
+            long buffer = app.allocateBuffer(size);
+            random.nextBytes(data);
+            app.memory().hostWrite(buffer, data, 0, size);
+            app.prepare(cpu, i, opcode, (long) i * BenchConfig.roundToPage(size), buffer, size, i);
+        }
+        executor.runBatch(depth);
+        for (int i = 0; i < depth; i++) {
+            if (app.result(i) != size) {
+                throw new IllegalStateException(placement + ": I/O " + i + " returned " + app.result(i) + ", not " + size);
+            }
+        }
+    }
+
+    @Benchmark
+    public long io(IoCounters counters) {
+        long crossings = trace.total();
+        long misses = cpu.tlb().misses();
+        long picos = path.modelledPicos();
+        executor.runBatch(depth);
+        counters.ios += depth;
+        counters.crossings += trace.total() - crossings;
+        counters.tlbMisses += cpu.tlb().misses() - misses;
+        counters.modelledNs += (path.modelledPicos() - picos) / 1000.0;
+        return app.completed();
+    }
+
+    @TearDown(Level.Trial)
+    public void shutdown() {
+        if (app.errors() != 0) {
+            throw new IllegalStateException(placement + ": " + app.errors() + " I/Os failed during the run");
+        }
+        path.close();
+    }
+}

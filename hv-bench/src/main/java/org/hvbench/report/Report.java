@@ -1,0 +1,49 @@
+package org.hvbench.report;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Command line of the report tools.
+ *
+ * <pre>
+ * table FILE.json...   the placement table of ArchitectureBench results (Markdown on standard output)
+ * </pre>
+ *
+ * Exit status: 0, 1 when a file cannot be read, 2 for bad usage.
+ */
+public final class Report {
+    private Report() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length < 2 || !args[0].equals("table")) {
+            err.println("usage: Report table FILE.json...");
+            return 2;
+        }
+        List<JmhResult> results = new ArrayList<>();
+        for (int i = 1; i < args.length; i++) {
+            Path file = Path.of(args[i]);
+            if (!Files.isReadable(file)) {
+                err.println("report: cannot read " + file);
+                return 1;
+            }
+            try {
+                results.addAll(JmhResult.read(file));
+            } catch (IOException e) {
+                err.println("report: " + e.getMessage());
+                return 1;
+            }
+        }
+        out.print(PlacementTable.markdown(PlacementTable.build(results)));
+        return 0;
+    }
+}

@@ -1,0 +1,82 @@
+package org.hvbench.report;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+/** The table from real JMH output (trimmed of raw data): values, ratios, errors, NaN, a missing benchmark. */
+class PlacementTableTest {
+    static Path resource(String name) throws URISyntaxException {
+        return Path.of(PlacementTableTest.class.getResource("/jmh/" + name).toURI());
+    }
+
+    @Test
+    void perIoValuesAreCountersOverIos() throws Exception {
+        List<PlacementTable.Group> groups = PlacementTable.build(JmhResult.read(resource("quick-jdk17.json")));
+        assertEquals(1, groups.size());
+        PlacementTable.Group g = groups.get(0);
+        assertEquals(List.of("native", "hypervisor-pv", "hypervisor-trap"), g.rows().stream().map(PlacementTable.Row::placement).toList());
+        PlacementTable.Row pv = g.row("hypervisor-pv");
+        assertEquals(8.0, pv.crossingsPerIo(), 1e-6);
+        assertEquals(8, pv.paperCrossings());
+        assertEquals(10.0, pv.tlbMissesPerIo(), 1e-6);
+        assertEquals(2358106627.567 / 587461.729, pv.modelledNsPerIo(), 1e-3);
+        assertEquals(5.0, g.row("native").crossingsPerIo(), 1e-6);
+    }
+
+    @Test
+    void ratioToNativeCarriesThePropagatedError() throws Exception {
+        PlacementTable.Group g = PlacementTable.build(JmhResult.read(resource("quick-jdk17.json"))).get(0);
+        PlacementTable.Row nat = g.row("native");
+        PlacementTable.Row pv = g.row("hypervisor-pv");
+        assertEquals(1.0, nat.costVsNative(), 0);
+        assertEquals(0.0, nat.costVsNativeError(), 0, "native against itself has no error");
+        double ratio = nat.ios() / pv.ios();
+        assertEquals(ratio, pv.costVsNative(), 1e-9);
+        double rel = Math.hypot(nat.iosError() / nat.ios(), pv.iosError() / pv.ios());
+        assertEquals(ratio * rel, pv.costVsNativeError(), 1e-9);
+        assertEquals(19991542.385 / 2002616.151, g.nativeOverRawCopy(), 1e-6);
+    }
+
+    @Test
+    void missingErrorsAreSaidAndAllocationIsPerIo() throws Exception {
+        PlacementTable.Group g = PlacementTable.build(JmhResult.read(resource("two-iterations-no-error.json"))).get(0);
+        assertTrue(Double.isNaN(g.row("native").iosError()));
+        assertTrue(Double.isNaN(g.row("hypervisor-pv").costVsNativeError()));
+        assertEquals(0.012, g.row("hypervisor-pv").allocBytesPerIo(), 0.001);
+        String md = PlacementTable.markdown(List.of(g));
+        assertTrue(md.contains("(no error: too few samples)"), md);
+    }
+
+    @Test
+    void withoutNativeOrRawCopyTheRatiosAreLeftEmpty() throws Exception {
+        List<JmhResult> onlyPv = JmhResult.read(resource("quick-jdk17.json")).stream()
+            .filter(r -> "hypervisor-pv".equals(r.param("placement"))).toList();
+        PlacementTable.Group g = PlacementTable.build(onlyPv).get(0);
+        assertTrue(Double.isNaN(g.row("hypervisor-pv").costVsNative()));
+        assertNull(g.rawCopy());
+        assertTrue(Double.isNaN(g.nativeOverRawCopy()));
+        assertTrue(PlacementTable.markdown(List.of(g)).contains("| hypervisor-pv | 8.00 | 8 |"));
+    }
+
+    @Test
+    void theCommandLineReadsFilesAndRefusesBadOnes() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
+        PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8);
+        assertEquals(0, Report.run(new String[] {"table", resource("quick-jdk17.json").toString()}, o, e));
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("A native I/O takes 10.0× the time of a bare copy"));
+        assertEquals(1, Report.run(new String[] {"table", "/nonexistent.json"}, o, e));
+        assertEquals(2, Report.run(new String[] {"tabel"}, o, e));
+    }
+}

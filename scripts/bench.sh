@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The main job: run a benchmark profile, keep the JMH JSON, print the placement table.
+#
+#   scripts/bench.sh [quick|paper|full] [JMH options...]
+#
+# Profiles (time on 2 cores):
+#   quick  under a minute: native, hypervisor-pv, hypervisor-trap; 4 KiB read; depth 1; the raw copy;
+#          1 fork, 3 x 1 s warm-up, 5 x 1 s measurement. A first look, not for quoting.
+#   paper  about 6 min (the default): every placement at 4 KiB read, depth 1 and 32, untagged TLB,
+#          with the raw copy; 2 forks, 3 x 2 s warm-up, 5 x 2 s measurement; -prof gc.
+#   full   about 1 h: every parameter of ArchitectureBench, RawCopyBench and HypercallBench as
+#          annotated (sizes 512 B to 64 KiB, read and write, depth 1 and 32, TLB untagged and
+#          tagged); 2 forks; -prof gc.
+# Further arguments go to JMH after the profile's, so they win: e.g. -f 3, -p depth=32, -jvm PATH.
+#
+# Output: results/<jvm-id>/<profile>-<timestamp>.json (JMH), .log (all JMH printed), .md (the table).
+# The JVM is $JAVA_HOME/bin/java when JAVA_HOME is set, else java on the PATH.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+profile=paper
+if [ $# -gt 0 ] && [[ "$1" != -* ]]; then
+  profile=$1
+  shift
+fi
+
+case "$profile" in
+  quick)
+    opts=(-f 1 -wi 3 -w 1s -i 5 -r 1s)
+    select=("ArchitectureBench|RawCopyBench" -p placement=native,hypervisor-pv,hypervisor-trap -p operation=read
+            -p size=4096 -p depth=1 -p tlbTagged=false -p costProfile=current-x86) ;;
+  paper)
+    opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
+    select=("ArchitectureBench|RawCopyBench" -p operation=read -p size=4096 -p depth=1,32 -p tlbTagged=false
+            -p costProfile=current-x86) ;;
+  full)
+    opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
+    select=("ArchitectureBench|RawCopyBench|HypercallBench") ;;
+  -h|--help|help)
+    sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+    exit 0 ;;
+  *)
+    die "unknown profile '$profile'; use quick, paper or full (scripts/bench.sh --help)" ;;
+esac
+
+ensure_jar
+id=$(jvm_id)
+out="$ROOT/results/$id"
+mkdir -p "$out"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+base="$out/$profile-$stamp"
+log "profile $profile on $("$JAVA" -version 2>&1 | head -n1) ($id)"
+log "writing $base.{json,log,md}"
+
+start=$(date +%s)
+# JMH prints its own progress ("Run progress: x% complete, ETA ..."); show that and each
+# benchmark's name and parameters, keep everything in the log.
+set +e
+"$JAVA" -jar "$JAR" "${select[@]}" "${opts[@]}" -foe true -rf json -rff "$base.json" "$@" 2>&1 \
+  | tee "$base.log" \
+  | grep --line-buffered -E '^# (Run progress|Benchmark:|Parameters:)|^Iteration +[0-9]+:|ERROR|Exception' \
+  | sed -u -e 's/^# Run progress: /[progress] /' -e 's/^# Benchmark: /[benchmark] /' -e 's/^# Parameters: /            /'
+status=${PIPESTATUS[0]}
+set -e
+log "JMH finished in $(( $(date +%s) - start )) s with status $status"
+[ "$status" -eq 0 ] || die "JMH failed; see $base.log"
+[ -s "$base.json" ] || die "JMH wrote no results; see $base.log"
+
+"$JAVA" $ADD_OPENS -cp "$JAR" org.hvbench.report.Report table "$base.json" | tee "$base.md"
