@@ -66,12 +66,12 @@ public record JmhResult(String benchmark, String mode, Map<String, String> param
         for (JsonNode n : root) {
             Map<String, String> params = new LinkedHashMap<>();
             JsonNode p = n.path("params");
-            for (Iterator<Map.Entry<String, JsonNode>> it = p.fields(); it.hasNext(); ) {
+            for (Iterator<Map.Entry<String, JsonNode>> it = p.properties().iterator(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 params.put(e.getKey(), e.getValue().asText());
             }
             Map<String, Metric> secondary = new LinkedHashMap<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = n.path("secondaryMetrics").fields(); it.hasNext(); ) {
+            for (Iterator<Map.Entry<String, JsonNode>> it = n.path("secondaryMetrics").properties().iterator(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 secondary.put(e.getKey(), Metric.of(e.getValue()));
             }
