@@ -70,10 +70,11 @@ public enum Placement {
      * @param depth the most I/Os the application keeps in flight (1 to 128); queues are sized for it
      */
     public IoPath open(MachineConfig config, int depth) {
-        int capacity = Integer.highestOneBit(Math.max(1, depth - 1) << 1);
         if (depth < 1 || depth > org.hvbench.core.guest.Aio.MAX_DEPTH) {
             throw new IllegalArgumentException("depth: " + depth + " is not allowed; use 1 to " + org.hvbench.core.guest.Aio.MAX_DEPTH);
         }
+        // Queues and tables are sized in powers of two: the next one up from the depth.
+        int capacity = depth == 1 ? 1 : Integer.highestOneBit(depth - 1) << 1;
         switch (this) {
             case NATIVE:
                 return new NativePlacement(config, capacity);

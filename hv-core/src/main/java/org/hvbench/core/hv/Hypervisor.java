@@ -35,7 +35,7 @@ public final class Hypervisor {
     public static final int DOMID_XEN = FrameAllocator.OWNER_HYPERVISOR;
     public static final int MAX_DOMAINS = 256;
     public static final int MAX_CPUS = 64;
-    public static final long DEFAULT_DOM0_BYTES = 16L << 20;
+    public static final long DEFAULT_DOM0_BYTES = 4L << 20;
     /** Private pages per CPU: copies of guest requests land here before they are checked. */
     static final int SCRATCH_PAGES = 2;
     static final int SCRATCH_CONSOLE = MachineMemory.PAGE_SIZE;

@@ -30,8 +30,13 @@ import org.hvbench.core.mem.Translation;
  * </ul>
  * Either way each request is copied into the hypervisor's private area once and only the copy is
  * checked and used (no double fetch); every segment must translate through the guest's p2m to a frame
- * the guest owns; the sector range must lie inside the disk. A bad request gets its errno and no
- * byte of the disk or of another domain changes.
+ * the guest owns; the sector range must lie inside the guest's own virtual disk. A bad request gets
+ * its errno and no byte of the disk or of another domain changes.
+ *
+ * <p>Each guest sees its own virtual disk, an extent of the real one given by {@link #assignDisk}
+ * (VM/370's minidisks): sector 0 of the guest is the extent's first sector, and a guest with no
+ * extent cannot connect. Without extents, every guest could overwrite every other guest's data with
+ * perfectly valid requests.
  *
  * <p>Runs on the CPU it was attached to; the guests it serves run there too (the uniprocessor of the
  * paper's analysis).
@@ -47,6 +52,8 @@ public final class HypervisorBlockDriver {
     private final FrameAllocator frames;
     private final BlockDevice device;
     private final long diskSectors;
+    private final long[] extentFirst = new long[Hypervisor.MAX_DOMAINS];
+    private final long[] extentSectors = new long[Hypervisor.MAX_DOMAINS];
     private final Cpu cpu;
     private final Context deviceContext;
     private final AddressSpace hvSpace;
@@ -63,6 +70,7 @@ public final class HypervisorBlockDriver {
     private final long[] segmentMa = new long[MAX_BATCH * BlockCommand.MAX_SEGMENTS];
     private final int[] segmentLength = new int[MAX_BATCH * BlockCommand.MAX_SEGMENTS];
     private final int[] segmentCount = new int[MAX_BATCH];
+    private final long[] deviceSector = new long[MAX_BATCH];
     private final Connection[] connections = new Connection[Hypervisor.MAX_DOMAINS];
 
     private long submitted;
@@ -139,6 +147,32 @@ public final class HypervisorBlockDriver {
         }
     }
 
+    /**
+     * Gives {@code domain} its virtual disk: {@code sectors} sectors of the real disk from
+     * {@code firstSector} (a toolstack operation; replaces the domain's previous extent).
+     *
+     * @throws IllegalArgumentException when the extent leaves the disk or overlaps another domain's
+     */
+    public void assignDisk(Domain domain, long firstSector, long sectors) {
+        if (firstSector < 0 || sectors < 1 || firstSector > diskSectors - sectors) {
+            throw new IllegalArgumentException("virtual disk of " + domain + ": sectors " + firstSector + ".."
+                + (firstSector + sectors - 1) + " are not inside the disk's " + diskSectors + " sectors");
+        }
+        for (int id = 0; id < Hypervisor.MAX_DOMAINS; id++) {
+            if (id != domain.id() && extentSectors[id] > 0 && firstSector < extentFirst[id] + extentSectors[id]
+                && extentFirst[id] < firstSector + sectors) {
+                throw new IllegalArgumentException("virtual disk of " + domain + " would overlap the one of domain " + id);
+            }
+        }
+        extentFirst[domain.id()] = firstSector;
+        extentSectors[domain.id()] = sectors;
+    }
+
+    /** Sectors of {@code domain}'s virtual disk (0 when it has none). */
+    public long diskSectors(Domain domain) {
+        return extentSectors[domain.id()];
+    }
+
     // ---------------------------------------------------------------- paravirtual: the BLOCK_IO hypercall
 
     long hypercall(Cpu cpu, Domain d, long cmd, long a1, long a2) {
@@ -163,6 +197,9 @@ public final class HypervisorBlockDriver {
         Connection c = connections[d.id()];
         if (c != null && (c.kind != KIND_PV || c.outstanding > 0)) {
             return -Errno.EBUSY;
+        }
+        if (extentSectors[d.id()] == 0) {
+            return -Errno.ENOENT;
         }
         int verdict = hv.accessControl().blockDeviceConnect(d, device.deviceId());
         if (verdict < 0) {
@@ -207,7 +244,7 @@ public final class HypervisorBlockDriver {
         for (int i = 0; i < n; i++) {
             long req = privateMa + (long) i * BlockProtocol.REQUEST_BYTES;
             int op = memory.getByte(req + BlockProtocol.OPERATION);
-            queueCommand(i, d.id(), memory.getLong(req + BlockProtocol.ID), op, memory.getLong(req + BlockProtocol.SECTOR),
+            queueCommand(i, d.id(), memory.getLong(req + BlockProtocol.ID), op, deviceSector[i],
                 i * BlockCommand.MAX_SEGMENTS, segmentCount[i]);
         }
         c.outstanding += n;
@@ -223,6 +260,7 @@ public final class HypervisorBlockDriver {
             return -Errno.EOPNOTSUPP;
         }
         segmentCount[i] = 0;
+        deviceSector[i] = extentFirst[d.id()];
         if (op == BlockProtocol.OP_FLUSH) {
             return segments == 0 ? 0 : -Errno.EINVAL;
         }
@@ -249,9 +287,10 @@ public final class HypervisorBlockDriver {
             sectors += last - first + 1;
         }
         long sector = memory.getLong(req + BlockProtocol.SECTOR);
-        if (sector < 0 || sector > diskSectors - sectors) {
+        if (sector < 0 || sector > extentSectors[d.id()] - sectors) {
             return -Errno.ENOSPC;
         }
+        deviceSector[i] = extentFirst[d.id()] + sector;
         segmentCount[i] = segments;
         return 0;
     }
@@ -295,6 +334,9 @@ public final class HypervisorBlockDriver {
         Domain d = c.domain;
         if (c.entries == 0 || (c.sqBase & MachineMemory.PAGE_MASK) != 0 || (c.cqBase & MachineMemory.PAGE_MASK) != 0) {
             return -Errno.EINVAL;
+        }
+        if (extentSectors[d.id()] == 0) {
+            return -Errno.ENOENT;
         }
         int verdict = hv.accessControl().blockDeviceConnect(d, device.deviceId());
         if (verdict < 0) {
@@ -356,8 +398,7 @@ public final class HypervisorBlockDriver {
                 continue;
             }
             queueCommand(started, d.id(), Integer.toUnsignedLong(memory.getInt(privateMa + BlockCommand.TAG)),
-                memory.getByte(privateMa + BlockCommand.OPCODE), memory.getLong(privateMa + BlockCommand.SECTOR), 0,
-                segmentCount[0]);
+                memory.getByte(privateMa + BlockCommand.OPCODE), deviceSector[0], 0, segmentCount[0]);
             started++;
             c.outstanding++;
         }
@@ -374,6 +415,7 @@ public final class HypervisorBlockDriver {
         int op = memory.getByte(cmd + BlockCommand.OPCODE) & 0xFF;
         int segments = memory.getByte(cmd + BlockCommand.SEGMENT_COUNT) & 0xFF;
         segmentCount[0] = 0;
+        deviceSector[0] = extentFirst[d.id()];
         if (!BlockCommand.validOpcode(op)) {
             return -Errno.EOPNOTSUPP;
         }
@@ -402,9 +444,10 @@ public final class HypervisorBlockDriver {
             bytes += length;
         }
         long sector = memory.getLong(cmd + BlockCommand.SECTOR);
-        if (sector < 0 || sector > diskSectors - (bytes >>> BlockBacking.SECTOR_SHIFT)) {
+        if (sector < 0 || sector > extentSectors[d.id()] - (bytes >>> BlockBacking.SECTOR_SHIFT)) {
             return -Errno.ENOSPC;
         }
+        deviceSector[0] = extentFirst[d.id()] + sector;
         segmentCount[0] = segments;
         return 0;
     }

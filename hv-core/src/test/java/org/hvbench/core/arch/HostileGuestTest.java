@@ -40,6 +40,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 class HostileGuestTest {
     private static final long DISK_BYTES = 8L << 20;
     private static final long DISK_SECTORS = DISK_BYTES / 512;
+    /** The well-behaved guest keeps the first half of the disk, the attacker's virtual disk is the second. */
+    private static final long ATTACKER_FIRST = DISK_SECTORS / 2;
+    private static final long ATTACKER_SECTORS = DISK_SECTORS / 2;
 
     private IoPath path;
     private Hypervisor hv;
@@ -58,7 +61,10 @@ class HostileGuestTest {
         byte[] known = new byte[64 << 10];
         new Random(1).nextBytes(known);
         assertEquals(known.length, good.write(0, good.buffer(known.length, 0), known));
+        Domain victim = ((HypervisorPlacement) path).guest();
+        hv.blockDriver().assignDisk(victim, 0, ATTACKER_FIRST);
         attacker = hv.createDomain("attacker", "attacker", 2L << 20, false);
+        hv.blockDriver().assignDisk(attacker, ATTACKER_FIRST, ATTACKER_SECTORS);
         attackerMemory = new DomainMemory(attacker, path.machine().memory());
         dataGpa = attackerMemory.allocate(4);
         byte[] junk = new byte[4 * 4096];
@@ -69,6 +75,11 @@ class HostileGuestTest {
     @AfterEach
     void close() {
         path.close();
+    }
+
+    /** Every other domain's frames, and the disk outside the attacker's virtual disk. */
+    private MachineSnapshot snapshot() {
+        return MachineSnapshot.of(path.machine(), attacker.id(), ATTACKER_FIRST * 512, DISK_BYTES);
     }
 
     /** Runs {@code call} with the CPU in the attacker's kernel, then gives the CPU back to the good guest's app. */
@@ -120,7 +131,9 @@ class HostileGuestTest {
     static Stream<Arguments> spoiledRequests() {
         int seg0 = BlockProtocol.segmentOffset(0);
         return Stream.of(
-            Arguments.of("sector range beyond the disk", Errno.ENOSPC,
+            Arguments.of("sector range beyond the guest's virtual disk", Errno.ENOSPC,
+                (Consumer<ByteBuffer>) r -> r.putLong(BlockProtocol.SECTOR, ATTACKER_SECTORS - 4)),
+            Arguments.of("sector range beyond the real disk", Errno.ENOSPC,
                 (Consumer<ByteBuffer>) r -> r.putLong(BlockProtocol.SECTOR, DISK_SECTORS - 4)),
             Arguments.of("negative sector", Errno.ENOSPC, (Consumer<ByteBuffer>) r -> r.putLong(BlockProtocol.SECTOR, -8)),
             Arguments.of("zero segments", Errno.EINVAL, (Consumer<ByteBuffer>) r -> r.put(BlockProtocol.NR_SEGMENTS, (byte) 0)),
@@ -142,7 +155,7 @@ class HostileGuestTest {
     @MethodSource("spoiledRequests")
     void aSpoiledRequestGetsItsErrnoAndChangesNothing(String what, int errno, Consumer<ByteBuffer> spoil) {
         for (int op : new int[] {BlockProtocol.OP_READ, BlockProtocol.OP_WRITE}) {
-            MachineSnapshot before = MachineSnapshot.of(path.machine(), attacker.id());
+            MachineSnapshot before = snapshot();
             ByteBuffer bad = goodRequest(op);
             spoil.accept(bad);
             assertEquals(-errno, submitRequests(bad), what);
@@ -155,13 +168,41 @@ class HostileGuestTest {
     }
 
     @Test
+    void aValidWriteLandsInTheGuestsOwnVirtualDiskOnly() {
+        MachineSnapshot before = snapshot();
+        assertEquals(1, submitRequests(goodRequest(BlockProtocol.OP_WRITE)), "the attacker's own disk is writable");
+        new org.hvbench.core.exec.InlineExecutor(path).runUntilIdle();
+        before.assertUnchanged(path.machine(), "a valid write of the attacker");
+        byte[] expected = attackerMemory.hostRead(dataGpa, 4096);
+        byte[] onDisk = new byte[4096];
+        path.machine().backing().peek((ATTACKER_FIRST + 64) * 512, onDisk, 0, 4096);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(expected, onDisk, "sector 64 of the virtual disk is sector "
+            + (ATTACKER_FIRST + 64) + " of the real one");
+        assertEquals(ATTACKER_SECTORS, hv.blockDriver().diskSectors(attacker));
+    }
+
+    @Test
+    void aDomainWithoutAVirtualDiskCannotConnectAndExtentsCannotOverlap() {
+        Domain other = hv.createDomain("other", "other", 1L << 20, false);
+        DomainMemory memory = new DomainMemory(other, path.machine().memory());
+        long page = memory.allocate(1);
+        cpu.start(other.kernel());
+        assertEquals(-Errno.ENOENT, hv.hypercall(cpu, Hypercall.BLOCK_IO, Hypercall.BLOCK_SETUP, page, 16, 0));
+        cpu.start(path.app().kernel().appContext());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+            () -> hv.blockDriver().assignDisk(other, ATTACKER_FIRST - 8, 16));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+            () -> hv.blockDriver().assignDisk(other, DISK_SECTORS - 8, 16));
+    }
+
+    @Test
     void aFrameMappedIntoTheGuestButOwnedByAnotherDomainIsRefused() {
         // As if the guest's map held a frame of dom0 (a stale mapping, a hypervisor bug):
         // the owner check refuses DMA into it all the same.
         long foreignMa = hv.dom0().machineFrame(5) << MachineMemory.PAGE_SHIFT;
         long gpa = (long) (attacker.pages() + 3) << MachineMemory.PAGE_SHIFT;
         assertEquals(0, attacker.space().table().map(gpa, foreignMa, PageTable.SHIFT_4K, Translation.READ | Translation.WRITE));
-        MachineSnapshot before = MachineSnapshot.of(path.machine(), attacker.id());
+        MachineSnapshot before = snapshot();
         ByteBuffer r = goodRequest(BlockProtocol.OP_READ);
         r.putInt(BlockProtocol.segmentOffset(0) + BlockProtocol.SEGMENT_REF, (int) (gpa >>> 12));
         assertEquals(-Errno.EFAULT, submitRequests(r));
@@ -265,9 +306,10 @@ class HostileGuestTest {
     @Test
     void trappedCommandsAreCheckedOneByOne() {
         long[] queues = attackerQueues(8);
-        MachineSnapshot before = MachineSnapshot.of(path.machine(), attacker.id());
+        MachineSnapshot before = snapshot();
         int i = 0;
-        assertEquals(-Errno.ENOSPC, trappedCommand(queues, i++, command(BlockCommand.OP_WRITE, DISK_SECTORS - 1, dataGpa, 4096)));
+        assertEquals(-Errno.ENOSPC, trappedCommand(queues, i++, command(BlockCommand.OP_WRITE, ATTACKER_SECTORS - 1, dataGpa, 4096)),
+            "beyond the attacker's virtual disk");
         assertEquals(-Errno.EFAULT, trappedCommand(queues, i++, command(BlockCommand.OP_WRITE, 0, 1L << 32, 4096)),
             "address outside the guest");
         assertEquals(-Errno.EINVAL, trappedCommand(queues, i++, command(BlockCommand.OP_WRITE, 0, dataGpa + 512, 4096)),
@@ -288,7 +330,7 @@ class HostileGuestTest {
     @Test
     void aProducerIndexBeyondTheQueueStopsOnlyTheAttackersVirtualDevice() {
         long[] queues = attackerQueues(8);
-        MachineSnapshot before = MachineSnapshot.of(path.machine(), attacker.id());
+        MachineSnapshot before = snapshot();
         ByteBuffer producer = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(0, 1000);
         attackerMemory.hostWrite(queues[0] + MemoryQueue.PRODUCER_OFFSET, producer.array(), 0, 4);
         assertEquals(-Errno.EINVAL, mmio(BlockDevice.REG_DOORBELL, 0));
