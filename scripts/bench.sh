@@ -6,7 +6,7 @@
 # Profiles (time on 2 cores):
 #   quick  under a minute: native, hypervisor-pv, hypervisor-trap; 4 KiB read; depth 1; the raw copy;
 #          1 fork, 3 x 1 s warm-up, 5 x 1 s measurement. A first look, not for quoting.
-#   paper  about 6 min (the default): every placement at 4 KiB read, depth 1 and 32, untagged TLB,
+#   paper  about 5 min (the default): every placement at 4 KiB read, depth 1 and 32, untagged TLB,
 #          with the raw copy; 2 forks, 3 x 2 s warm-up, 5 x 2 s measurement; -prof gc.
 #   full   about 1 h: every parameter of ArchitectureBench, RawCopyBench and HypercallBench as
 #          annotated (sizes 512 B to 64 KiB, read and write, depth 1 and 32, TLB untagged and
@@ -57,6 +57,7 @@ start=$(date +%s)
 # benchmark's name and parameters, keep everything in the log.
 set +e
 "$JAVA" -jar "$JAR" "${select[@]}" "${opts[@]}" -foe true -rf json -rff "$base.json" "$@" 2>&1 \
+  | sed -u "s#$ROOT/#./#g" \
   | tee "$base.log" \
   | grep --line-buffered -E '^# (Run progress|Benchmark:|Parameters:)|^Iteration +[0-9]+:|ERROR|Exception' \
   | sed -u -e 's/^# Run progress: /[progress] /' -e 's/^# Benchmark: /[benchmark] /' -e 's/^# Parameters: /            /'
