@@ -43,6 +43,37 @@ case "$profile" in
     die "unknown profile '$profile'; use quick, paper or full (scripts/bench.sh --help)" ;;
 esac
 
+# The user's options replace the profile's: JMH refuses an option given twice. A -p replaces the
+# profile's -p of the same parameter; -prof adds a profiler (the same one is not given twice).
+user_keys=" "
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    -p) user_keys+="-p:${args[i+1]%%=*} "; i=$((i + 1)) ;;
+    -prof) user_keys+="-prof:${args[i+1]} "; i=$((i + 1)) ;;
+    -*) user_keys+="${args[i]} " ;;
+  esac
+done
+merged=()
+for list in select opts; do
+  eval "items=(\"\${${list}[@]}\")"
+  for ((i = 0; i < ${#items[@]}; i++)); do
+    item=${items[i]}
+    case "$item" in
+      -p) key="-p:${items[i+1]%%=*}" ;;
+      -prof) key="-prof:${items[i+1]}" ;;
+      -*) key=$item ;;
+      *) merged+=("$item"); continue ;;
+    esac
+    if [[ "$user_keys" == *" $key "* ]]; then
+      [[ "$item" == -* && "$item" != -foe ]] && i=$((i + 1))
+    else
+      merged+=("$item")
+      [[ "$item" == -* && "$item" != -foe ]] && { merged+=("${items[i+1]}"); i=$((i + 1)); }
+    fi
+  done
+done
+
 ensure_jar
 id=$(jvm_id)
 out="$ROOT/results/$id"
@@ -56,7 +87,8 @@ start=$(date +%s)
 # JMH prints its own progress ("Run progress: x% complete, ETA ..."); show that and each
 # benchmark's name and parameters, keep everything in the log.
 set +e
-"$JAVA" -jar "$JAR" "${select[@]}" "${opts[@]}" -foe true -rf json -rff "$base.json" "$@" 2>&1 \
+log "jmh ${merged[*]} $*"
+"$JAVA" -jar "$JAR" "${merged[@]}" -foe true -rf json -rff "$base.json" "$@" 2>&1 \
   | sed -u "s#$ROOT/#./#g" \
   | tee "$base.log" \
   | grep --line-buffered -E '^# (Run progress|Benchmark:|Parameters:)|^Iteration +[0-9]+:|ERROR|Exception' \
