@@ -29,6 +29,7 @@ final class HypervisorPlacement extends BasePlacement {
         hypervisor.attachBlockDevice(cpu, BLOCK_VECTOR);
         guest = hypervisor.createDomain("guest", "guest", guestBytes(depth), false);
         hypervisor.blockDriver().assignDisk(guest, 0, machine.backing().sectors());
+        guest.setMmioHandler(hypervisor.blockDriver());
         DomainMemory os = new DomainMemory(guest, machine.memory());
         cpu.start(guest.kernel());
         Kernel kernel = new Kernel(os, guest.kernel(), guest.app(), depth);

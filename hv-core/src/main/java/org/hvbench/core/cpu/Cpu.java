@@ -35,6 +35,8 @@ public final class Cpu {
 
     private Context current;
     private AddressSpace currentSpace;
+    private Context originator;
+    private boolean delivered;
     private long walks;
     private long walkLevels;
     private long faults;
@@ -61,12 +63,35 @@ public final class Cpu {
         }
     }
 
+    /**
+     * Names the context whose I/O this CPU is carrying (the application of the placement). Once an
+     * {@link Crossing#UPCALL} has brought that context its completions, every further transfer until
+     * {@link #rest} only lets preempted contexts (a partition, an emulator) finish what is no longer
+     * work for the I/O: those are recorded as idle switches, not crossings (DESIGN section 3: the
+     * returns that count are those that resume the I/O's originator).
+     */
+    public void setOriginator(Context context) {
+        this.originator = context;
+    }
+
+    /** The executor has control again: the next transfers belong to a new I/O. */
+    public void rest() {
+        delivered = false;
+    }
+
     /** A crossing of {@code kind} from the current context into {@code to}. */
     public void switchTo(Crossing kind, Context to, String what) {
+        if (delivered) {
+            idleSwitch(to);
+            return;
+        }
         Context from = current;
         trace.record(kind, from, to, what);
         clock.advance(profile.crossingPicos(kind));
         enter(from, to);
+        if (kind == Crossing.UPCALL && to == originator) {
+            delivered = true;
+        }
     }
 
     /**
@@ -74,6 +99,10 @@ public final class Cpu {
      * {@code device} (what the trace shows) while the CPU leaves whatever context it was running.
      */
     public void takeInterrupt(Context device, Context handler, String what) {
+        if (delivered) {
+            idleSwitch(handler);
+            return;
+        }
         trace.record(Crossing.DEVICE_IRQ, device, handler, what);
         clock.advance(profile.crossingPicos(Crossing.DEVICE_IRQ));
         enter(current, handler);
@@ -90,6 +119,9 @@ public final class Cpu {
      * return): the same work as a crossing, counted apart as an idle switch.
      */
     public void idleSwitch(Context to) {
+        if (to == current) {
+            return;
+        }
         trace.recordIdleSwitch();
         clock.advance(profile.idleSwitchPicos());
         enter(current, to);

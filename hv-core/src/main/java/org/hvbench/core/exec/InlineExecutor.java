@@ -3,6 +3,7 @@ package org.hvbench.core.exec;
 import org.agrona.concurrent.Agent;
 import org.hvbench.core.Errno;
 import org.hvbench.core.arch.IoPath;
+import org.hvbench.core.cpu.Context;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.guest.App;
 
@@ -20,15 +21,22 @@ public final class InlineExecutor {
     private final App app;
     private final Cpu cpu;
     private final Agent[] parties;
+    private final Context appContext;
 
     public InlineExecutor(IoPath path) {
         this.path = path;
         this.app = path.app();
         this.cpu = path.cpu();
         this.parties = path.parties();
+        this.appContext = app.kernel().appContext();
+        cpu.setOriginator(appContext);
     }
 
-    /** One turn of every party; returns the work they did. */
+    /**
+     * One turn of every party; returns the work they did. Afterwards the CPU is back with the app:
+     * whatever context a chain of handlers ended in (a partition that was preempted, the hypervisor)
+     * had nothing left to do, so the return is an idle switch.
+     */
     public int runOnce() {
         int work = 0;
         for (Agent party : parties) {
@@ -40,6 +48,8 @@ public final class InlineExecutor {
                 throw new IllegalStateException("party " + party.roleName() + " failed", e);
             }
         }
+        cpu.idleSwitch(appContext);
+        cpu.rest();
         return work;
     }
 
@@ -61,6 +71,7 @@ public final class InlineExecutor {
      */
     public void runBatch(int count) {
         long target = app.completed() + count;
+        cpu.rest();
         int submitted = 0;
         while (submitted < count) {
             long r = app.submit(cpu, submitted, count - submitted);

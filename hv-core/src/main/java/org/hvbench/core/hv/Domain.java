@@ -10,8 +10,21 @@ import org.hvbench.core.mem.Translation;
  * A domain: id, name, label, privilege, its guest-physical memory (a p2m page table in hypervisor
  * frames mapping guest frames {@code 0..pages-1} to machine frames the domain owns), and the two
  * contexts its one vCPU runs in, {@code <name>-kernel} and {@code <name>-app}.
+ *
+ * <pre>
+ * Guest-physical layout:
+ * | guest frames                  | what                                                        |
+ * |-------------------------------|-------------------------------------------------------------|
+ * | 0 .. pages-1                  | RAM: machine frames the domain owns                         |
+ * | pages                         | the shared-info page (a hypervisor frame): event bitmaps     |
+ * | pages+1 .. pages+WINDOW_PAGES | the mapping window: foreign frames mapped by grant or, for a |
+ * |                               | privileged domain, by frame number; empty until mapped       |
+ * </pre>
  */
 public final class Domain {
+    /** Pages of the mapping window for grant and foreign mappings (256 MiB). */
+    public static final int WINDOW_PAGES = 1 << 16;
+
     private final int id;
     private final String name;
     private final String label;
@@ -20,16 +33,20 @@ public final class Domain {
     private final int pages;
     private final Context kernel;
     private final Context app;
+    private final long sharedInfoMa;
     private VirtualInterruptHandler virqHandler;
+    private MmioHandler mmioHandler;
     private boolean virqPending;
+    private boolean inHypervisor;
 
-    Domain(int id, String name, String label, boolean privileged, AddressSpace space, int pages) {
+    Domain(int id, String name, String label, boolean privileged, AddressSpace space, int pages, long sharedInfoMa) {
         this.id = id;
         this.name = name;
         this.label = label;
         this.privileged = privileged;
         this.space = space;
         this.pages = pages;
+        this.sharedInfoMa = sharedInfoMa;
         this.kernel = new Context(name + "-kernel", id, PrivilegeLevel.KERNEL, space);
         this.app = new Context(name + "-app", id, PrivilegeLevel.USER, space);
     }
@@ -64,6 +81,26 @@ public final class Domain {
         return (long) pages << MachineMemory.PAGE_SHIFT;
     }
 
+    /** Guest-physical address of the shared-info page. */
+    public long sharedInfoGpa() {
+        return (long) pages << MachineMemory.PAGE_SHIFT;
+    }
+
+    /** Machine address of the shared-info page (a frame the hypervisor owns). */
+    public long sharedInfoMa() {
+        return sharedInfoMa;
+    }
+
+    /** First guest-physical address of the mapping window. */
+    public long windowStart() {
+        return (long) (pages + 1) << MachineMemory.PAGE_SHIFT;
+    }
+
+    /** True when {@code gpa} is a page of the mapping window. */
+    public boolean inWindow(long gpa) {
+        return gpa >= windowStart() && gpa < windowStart() + ((long) WINDOW_PAGES << MachineMemory.PAGE_SHIFT);
+    }
+
     public Context kernel() {
         return kernel;
     }
@@ -87,8 +124,29 @@ public final class Domain {
         return virqHandler;
     }
 
-    void markVirqPending() {
+    /** Who handles this domain's trapped device-register writes (set-up). */
+    public void setMmioHandler(MmioHandler handler) {
+        this.mmioHandler = handler;
+    }
+
+    MmioHandler mmioHandler() {
+        return mmioHandler;
+    }
+
+    /** A virtual interrupt waits for the next entry into this domain. */
+    public void markVirqPending() {
         virqPending = true;
+    }
+
+    /** True while this domain's vCPU is suspended in the hypervisor or running a handler it was entered for. */
+    boolean inHypervisor() {
+        return inHypervisor;
+    }
+
+    boolean setInHypervisor(boolean value) {
+        boolean was = inHypervisor;
+        inHypervisor = value;
+        return was;
     }
 
     boolean takeVirqPending() {

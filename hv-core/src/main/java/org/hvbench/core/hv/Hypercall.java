@@ -21,7 +21,27 @@ package org.hvbench.core.hv;
 public final class Hypercall {
     public static final int MULTICALL = 13;
     public static final int CONSOLE_IO = 18;
+    public static final int GRANT_TABLE_OP = 20;
+    public static final int EVENT_CHANNEL_OP = 32;
     public static final int BLOCK_IO = 48;
+    /** Device-model operations of a privileged emulator (Xen's dm_op): inject an interrupt into a guest. */
+    public static final int DM_OP = 41;
+
+    /** Event channel commands (a0 of EVENT_CHANNEL_OP), Xen's numbers. */
+    public static final int EVTCHN_BIND_INTERDOMAIN = 0;
+    public static final int EVTCHN_CLOSE = 3;
+    public static final int EVTCHN_SEND = 4;
+    public static final int EVTCHN_ALLOC_UNBOUND = 6;
+    public static final int EVTCHN_UNMASK = 9;
+
+    /** Grant table commands (a0 of GRANT_TABLE_OP), Xen's numbers. */
+    public static final int GNTTAB_MAP = 0;
+    public static final int GNTTAB_UNMAP = 1;
+    public static final int GNTTAB_SETUP = 2;
+    public static final int GNTTAB_COPY = 5;
+
+    /** dm_op command: raise the emulated device's interrupt in the guest (a1 = guest domain id). */
+    public static final int DM_INJECT_IRQ = 0;
 
     public static final int CONSOLE_WRITE = 0;
     public static final int CONSOLE_MAX_BYTES = 256;
@@ -42,6 +62,9 @@ public final class Hypercall {
         switch (op) {
             case MULTICALL: return "multicall";
             case CONSOLE_IO: return "console_io";
+            case GRANT_TABLE_OP: return "grant_table_op";
+            case EVENT_CHANNEL_OP: return "event_channel_op";
+            case DM_OP: return "dm_op";
             case BLOCK_IO: return "block_io";
             default: return "hypercall " + op;
         }

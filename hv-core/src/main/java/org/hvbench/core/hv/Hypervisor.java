@@ -46,7 +46,12 @@ public final class Hypervisor {
     private final MachineMemory memory;
     private final FrameAllocator frames;
     private final AddressSpace space;
+    /** Hypercall numbers below this may be registered by subsystems. */
+    public static final int MAX_HYPERCALL = 64;
+
     private final Context[] contexts = new Context[MAX_CPUS];
+    private final Cpu[] cpus = new Cpu[MAX_CPUS];
+    private final HypercallHandler[] handlers = new HypercallHandler[MAX_HYPERCALL];
     private final long[] scratchVa = new long[MAX_CPUS];
     private final Context deviceContext;
     private final Domain[] domains = new Domain[MAX_DOMAINS];
@@ -119,6 +124,10 @@ public final class Hypervisor {
             throw new IllegalStateException("no free domain id: at most " + MAX_DOMAINS + " domains");
         }
         int pages = (int) (bytes >>> MachineMemory.PAGE_SHIFT);
+        long sharedInfo = frames.allocate(DOMID_XEN);
+        if (sharedInfo < 0) {
+            throw new IllegalStateException("memory: no free frame for the shared-info page of domain " + name);
+        }
         PageTable p2m = new PageTable(frames, machine.config().pageTableLevels(), DOMID_XEN);
         for (int gfn = 0; gfn < pages; gfn++) {
             long mfn = frames.allocate(id);
@@ -127,11 +136,18 @@ public final class Hypervisor {
                     Translation.READ | Translation.WRITE);
             if (r < 0) {
                 releaseMemory(id, p2m, gfn + (mfn < 0 ? 0 : 1));
+                frames.free(sharedInfo, DOMID_XEN);
                 throw new IllegalStateException("memory: not enough free frames to build domain " + name + " ("
                     + pages + " pages asked, " + frames.freeFrames() + " frames free)");
             }
         }
-        Domain d = new Domain(id, name, label, privileged, new AddressSpace(name, p2m, machine.newAsid()), pages);
+        long sharedInfoMa = sharedInfo << MachineMemory.PAGE_SHIFT;
+        int r = p2m.map((long) pages << MachineMemory.PAGE_SHIFT, sharedInfoMa, PageTable.SHIFT_4K,
+            Translation.READ | Translation.WRITE);
+        if (r < 0) {
+            throw new IllegalStateException("memory: cannot map the shared-info page of domain " + name + ": " + Errno.name(r));
+        }
+        Domain d = new Domain(id, name, label, privileged, new AddressSpace(name, p2m, machine.newAsid()), pages, sharedInfoMa);
         domains[id] = d;
         return d;
     }
@@ -171,6 +187,7 @@ public final class Hypervisor {
             }
             scratchVa[id] = mfn << MachineMemory.PAGE_SHIFT;
             contexts[id] = new Context("hypervisor", DOMID_XEN, PrivilegeLevel.HYPERVISOR, space);
+            cpus[id] = cpu;
         }
         return contexts[id];
     }
@@ -198,7 +215,25 @@ public final class Hypervisor {
         }
         attach(cpu);
         blockDriver = new HypervisorBlockDriver(this, machine, cpu, vector);
+        registerHypercall(Hypercall.BLOCK_IO, blockDriver::hypercall);
         return blockDriver;
+    }
+
+    /**
+     * Installs the handler of hypercall {@code op} (set-up; Xen's hypercall table).
+     *
+     * @throws IllegalArgumentException for a number outside the table or one built in
+     * @throws IllegalStateException when the number already has a handler
+     */
+    public void registerHypercall(int op, HypercallHandler handler) {
+        if (op < 0 || op >= MAX_HYPERCALL || op == Hypercall.MULTICALL || op == Hypercall.CONSOLE_IO) {
+            throw new IllegalArgumentException("hypercall " + op + " cannot be registered (0.." + (MAX_HYPERCALL - 1)
+                + ", not the built-in multicall or console_io)");
+        }
+        if (handlers[op] != null) {
+            throw new IllegalStateException("hypercall " + op + " already has a handler");
+        }
+        handlers[op] = handler;
     }
 
     public HypervisorBlockDriver blockDriver() {
@@ -219,7 +254,9 @@ public final class Hypervisor {
         }
         hypercalls++;
         cpu.switchTo(Crossing.HYPERCALL, context(cpu), entryReason(op, a0));
+        boolean was = d.setInHypervisor(true);
         long result = dispatch(cpu, d, op, a0, a1, a2, a3);
+        d.setInHypervisor(was);
         resumeGuest(cpu, d, "the hypervisor returns to the guest kernel");
         return result;
     }
@@ -239,12 +276,16 @@ public final class Hypervisor {
         vmexits++;
         cpu.switchTo(Crossing.VMEXIT, context(cpu), reason == VmExit.MMIO_WRITE && qualification == BlockDevice.REG_DOORBELL
             ? "start-I/O traps: the doorbell write exits to the hypervisor" : "privileged instruction traps to the hypervisor");
+        boolean was = d.setInHypervisor(true);
+        MmioHandler handler = d.mmioHandler();
         long result;
-        if (reason == VmExit.MMIO_WRITE && blockDriver != null) {
-            result = blockDriver.onMmioWrite(cpu, d, (int) qualification, value);
+        if (reason == VmExit.MMIO_WRITE && handler != null && qualification >= Integer.MIN_VALUE
+            && qualification <= Integer.MAX_VALUE) {
+            result = handler.mmioWrite(cpu, d, (int) qualification, value);
         } else {
             result = -Errno.EINVAL;
         }
+        d.setInHypervisor(was);
         resumeGuest(cpu, d, "the hypervisor resumes the guest kernel");
         return result;
     }
@@ -263,35 +304,74 @@ public final class Hypervisor {
         if (op == Hypercall.BLOCK_IO && a0 == Hypercall.BLOCK_SUBMIT) {
             return "paravirtual driver hands the requests to the hypervisor";
         }
+        if (op == Hypercall.EVENT_CHANNEL_OP && a0 == Hypercall.EVTCHN_SEND) {
+            return "event send: the kernel notifies the other end";
+        }
+        if (op == Hypercall.GRANT_TABLE_OP) {
+            return "grant table operation";
+        }
         return "hypercall";
     }
 
     /** Back to the guest kernel: a VMENTRY, or a VIRQ when an interrupt is to be injected on entry. */
     private void resumeGuest(Cpu cpu, Domain d, String what) {
-        if (d.takeVirqPending() && d.virqHandler() != null) {
+        if (!d.inHypervisor() && d.virqHandler() != null && d.takeVirqPending()) {
+            d.setInHypervisor(true);
             cpu.switchTo(Crossing.VIRQ, d.kernel(), "the hypervisor resumes the guest kernel with a virtual interrupt");
             d.virqHandler().onVirq(cpu);
+            d.setInHypervisor(false);
         } else {
             cpu.switchTo(Crossing.VMENTRY, d.kernel(), what);
         }
     }
 
     /**
-     * Delivers the pending virtual interrupts from the hypervisor's context (after a device
-     * interrupt): a VIRQ into each domain that has one, an idle switch back between domains.
+     * Gives {@code target} a virtual interrupt. On this uniprocessor a domain that waits for events
+     * runs at once: {@link Crossing#VIRQ} into its kernel, its handler, and, when the handler ends in
+     * the kernel (it blocks), an idle switch back to the hypervisor. A domain that is itself suspended
+     * in the hypervisor (mid-hypercall, or running a handler already) gets the interrupt on its next
+     * entry instead ({@link #resumeGuest}).
      */
+    public void notify(Cpu cpu, Domain target, String what) {
+        VirtualInterruptHandler handler = target.virqHandler();
+        if (handler == null) {
+            return;
+        }
+        if (target.inHypervisor()) {
+            target.markVirqPending();
+            return;
+        }
+        boolean was = target.setInHypervisor(true);
+        target.takeVirqPending();
+        cpu.switchTo(Crossing.VIRQ, target.kernel(), what);
+        handler.onVirq(cpu);
+        target.setInHypervisor(was);
+        if (cpu.current() == target.kernel()) {
+            cpu.idleSwitch(context(cpu));
+        }
+    }
+
+    /** Delivers every pending virtual interrupt (after a device interrupt), one domain after another. */
     void deliverVirtualInterrupts(Cpu cpu) {
-        Context self = context(cpu);
-        boolean first = true;
         for (int i = 0; i < MAX_DOMAINS; i++) {
             Domain d = domains[i];
-            if (d != null && d.virqHandler() != null && d.takeVirqPending()) {
-                if (!first) {
-                    cpu.idleSwitch(self);
+            if (d != null && d.virqHandler() != null && !d.inHypervisor() && d.takeVirqPending()) {
+                if (cpu.current() != context(cpu)) {
+                    cpu.idleSwitch(context(cpu));
                 }
-                first = false;
-                cpu.switchTo(Crossing.VIRQ, d.kernel(), "the hypervisor delivers a virtual interrupt to the guest kernel");
-                d.virqHandler().onVirq(cpu);
+                notify(cpu, d, "the hypervisor delivers a virtual interrupt to the guest kernel");
+            }
+        }
+    }
+
+    /**
+     * Forgets {@code gpa} of {@code domain} in every CPU's TLB: the shoot-down after an unmap. The
+     * inline executor has one CPU; each further CPU is flushed from here too.
+     */
+    public void flushTlbs(Domain domain, long gpa) {
+        for (Cpu cpu : cpus) {
+            if (cpu != null) {
+                cpu.tlb().flushPage(domain.space().asid(), gpa);
             }
         }
     }
@@ -302,10 +382,9 @@ public final class Hypervisor {
                 return consoleIo(cpu, d, a0, a1, a2);
             case Hypercall.MULTICALL:
                 return multicall(cpu, d, a0, a1);
-            case Hypercall.BLOCK_IO:
-                return blockDriver == null ? -Errno.ENOSYS : blockDriver.hypercall(cpu, d, a0, a1, a2);
             default:
-                return -Errno.ENOSYS;
+                HypercallHandler handler = op >= 0 && op < MAX_HYPERCALL ? handlers[op] : null;
+                return handler == null ? -Errno.ENOSYS : handler.call(cpu, d, a0, a1, a2, a3);
         }
     }
 

@@ -41,7 +41,7 @@ import org.hvbench.core.mem.Translation;
  * <p>Runs on the CPU it was attached to; the guests it serves run there too (the uniprocessor of the
  * paper's analysis).
  */
-public final class HypervisorBlockDriver {
+public final class HypervisorBlockDriver implements MmioHandler {
     /** Requests one submit hypercall may carry (32 x 112 bytes fit the private page). */
     public static final int MAX_BATCH = 32;
     private static final int KIND_PV = 1;
@@ -175,7 +175,7 @@ public final class HypervisorBlockDriver {
 
     // ---------------------------------------------------------------- paravirtual: the BLOCK_IO hypercall
 
-    long hypercall(Cpu cpu, Domain d, long cmd, long a1, long a2) {
+    long hypercall(Cpu cpu, Domain d, long cmd, long a1, long a2, long a3) {
         if (cpu != this.cpu) {
             return -Errno.EINVAL;
         }
@@ -297,7 +297,9 @@ public final class HypervisorBlockDriver {
 
     // ---------------------------------------------------------------- trapped: the device model
 
-    long onMmioWrite(Cpu cpu, Domain d, int register, long value) {
+    /** The device model: a trapped write to the virtual device's registers. */
+    @Override
+    public long mmioWrite(Cpu cpu, Domain d, int register, long value) {
         if (cpu != this.cpu) {
             return -Errno.EINVAL;
         }

@@ -65,6 +65,7 @@ class HostileGuestTest {
         hv.blockDriver().assignDisk(victim, 0, ATTACKER_FIRST);
         attacker = hv.createDomain("attacker", "attacker", 2L << 20, false);
         hv.blockDriver().assignDisk(attacker, ATTACKER_FIRST, ATTACKER_SECTORS);
+        attacker.setMmioHandler(hv.blockDriver());
         attackerMemory = new DomainMemory(attacker, path.machine().memory());
         dataGpa = attackerMemory.allocate(4);
         byte[] junk = new byte[4 * 4096];

@@ -56,6 +56,7 @@ class HypervisorFuzzTest {
             hv.blockDriver().assignDisk(((HypervisorPlacement) path).guest(), 0, ATTACKER_FIRST);
             attacker = hv.createDomain("attacker", "attacker", 1L << 20, false);
             hv.blockDriver().assignDisk(attacker, ATTACKER_FIRST, ATTACKER_FIRST);
+            attacker.setMmioHandler(hv.blockDriver());
             attackerMemory = new DomainMemory(attacker, path.machine().memory());
             for (int i = 0; i < ATTACKER_PAGES; i++) {
                 pages[i] = attackerMemory.allocate(1);
