@@ -27,6 +27,14 @@ public interface IoPath extends AutoCloseable {
     /** Modelled time of all work so far (CPUs and device), picoseconds. */
     long modelledPicos();
 
+    /**
+     * Notifications sent between domains so far (event-channel sends); 0 for placements without
+     * them. Batching shows here: one notification can carry many requests.
+     */
+    default long notifications() {
+        return 0;
+    }
+
     default CrossingTrace trace() {
         return cpu().trace();
     }

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Locale;
 
 import org.hvbench.core.dev.MachineConfig;
+import org.hvbench.core.guest.GrantMode;
 
 /**
  * The driver placements, with the name the CLI, the benchmark parameter and the report share, and
@@ -13,7 +14,8 @@ import org.hvbench.core.dev.MachineConfig;
 public enum Placement {
     NATIVE("native", 5, "Figure 4", "the driver in the kernel of an OS on bare hardware"),
     HYPERVISOR_PV("hypervisor-pv", 8, "Figure 5", "the driver in the hypervisor, reached by hypercall (paravirtual)"),
-    HYPERVISOR_TRAP("hypervisor-trap", 8, "Figure 5", "the driver in the hypervisor, reached by a trapped start-I/O (full virtualization)");
+    HYPERVISOR_TRAP("hypervisor-trap", 8, "Figure 5", "the driver in the hypervisor, reached by a trapped start-I/O (full virtualization)"),
+    IO_PARTITION("io-partition", 11, "Figure 6", "the driver in a privileged I/O partition's kernel, reached through split drivers");
 
     private final String id;
     private final int paperCrossings;
@@ -70,6 +72,14 @@ public enum Placement {
      * @param depth the most I/Os the application keeps in flight (1 to 128); queues are sized for it
      */
     public IoPath open(MachineConfig config, int depth) {
+        return open(config, depth, GrantMode.PERSISTENT);
+    }
+
+    /**
+     * As {@link #open(MachineConfig, int)}, with how a back end or an emulator reaches the guest's
+     * pages (ignored by placements that have neither).
+     */
+    public IoPath open(MachineConfig config, int depth, GrantMode grantMode) {
         if (depth < 1 || depth > org.hvbench.core.guest.Aio.MAX_DEPTH) {
             throw new IllegalArgumentException("depth: " + depth + " is not allowed; use 1 to " + org.hvbench.core.guest.Aio.MAX_DEPTH);
         }
@@ -82,6 +92,8 @@ public enum Placement {
                 return new HypervisorPlacement(this, config, capacity, true);
             case HYPERVISOR_TRAP:
                 return new HypervisorPlacement(this, config, capacity, false);
+            case IO_PARTITION:
+                return new IoPartitionPlacement(config, capacity, grantMode);
             default:
                 throw new IllegalStateException("placement " + id + " has no builder");
         }

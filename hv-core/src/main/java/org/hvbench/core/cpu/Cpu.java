@@ -213,6 +213,11 @@ public final class Cpu {
         return 0;
     }
 
+    /** Adds the modelled cost of a TLB flush this CPU was asked for (a shoot-down after an unmap). */
+    public void chargeTlbFlush() {
+        clock.advance(profile.tlbFlushPicos());
+    }
+
     /** Adds the modelled cost of a CPU copy of {@code bytes}. */
     public void chargeCopy(long bytes) {
         bytesCopied += bytes;

@@ -1,5 +1,8 @@
 package org.hvbench.core.dev;
 
+import org.hvbench.core.Errno;
+import org.hvbench.core.mem.MachineMemory;
+
 /**
  * Layout of the block device's queue entries (little-endian, as every off-heap structure here).
  *
@@ -53,5 +56,42 @@ public final class BlockCommand {
 
     public static boolean validOpcode(int op) {
         return op == OP_READ || op == OP_WRITE || op == OP_FLUSH;
+    }
+
+    /**
+     * Checks the shape of a command a guest wrote for an emulated device, sitting in private memory
+     * at {@code ma}: opcode, segment count (0 only for FLUSH), each segment whole sectors inside one
+     * page, and the sector range inside a disk of {@code diskSectors}. Addresses are left to the caller.
+     *
+     * @return the number of segments, or {@code -EOPNOTSUPP}, {@code -EINVAL}, {@code -ENOSPC}
+     */
+    public static int check(MachineMemory memory, long ma, long diskSectors) {
+        int op = memory.getByte(ma + OPCODE) & 0xFF;
+        int segments = memory.getByte(ma + SEGMENT_COUNT) & 0xFF;
+        if (!validOpcode(op)) {
+            return -Errno.EOPNOTSUPP;
+        }
+        if (op == OP_FLUSH) {
+            return segments == 0 ? 0 : -Errno.EINVAL;
+        }
+        if (segments < 1 || segments > MAX_SEGMENTS) {
+            return -Errno.EINVAL;
+        }
+        long bytes = 0;
+        for (int s = 0; s < segments; s++) {
+            long seg = ma + segmentOffset(s);
+            long address = memory.getLong(seg + SEGMENT_ADDRESS);
+            int length = memory.getInt(seg + SEGMENT_LENGTH);
+            if (length <= 0 || length > MachineMemory.PAGE_SIZE || (length & (BlockBacking.SECTOR_SIZE - 1)) != 0
+                || (address & MachineMemory.PAGE_MASK) + length > MachineMemory.PAGE_SIZE) {
+                return -Errno.EINVAL;
+            }
+            bytes += length;
+        }
+        long sector = memory.getLong(ma + SECTOR);
+        if (sector < 0 || sector > diskSectors - (bytes >>> BlockBacking.SECTOR_SHIFT)) {
+            return -Errno.ENOSPC;
+        }
+        return segments;
     }
 }

@@ -16,8 +16,15 @@ public final class App {
     /** Results kept for inspection, indexed by user data modulo this. */
     public static final int RESULT_SLOTS = 4096;
 
+    /** Takes each completion event the app reaps (an emulator acts on them; the default keeps results). */
+    @FunctionalInterface
+    public interface CompletionListener {
+        void onCompletion(Cpu cpu, long userData, int result);
+    }
+
     private final Kernel kernel;
     private final OsMemory os;
+    private final CompletionListener listener;
     private final MachineMemory memory;
     private final long iocbVa;
     private final QueueConsumer events;
@@ -30,6 +37,12 @@ public final class App {
 
     /** Allocates the control blocks and the completion queue and registers the queue with the kernel. */
     public App(Cpu cpu, Kernel kernel, OsMemory os) {
+        this(cpu, kernel, os, null);
+    }
+
+    /** As {@link #App(Cpu, Kernel, OsMemory)}, with a listener that also sees every completion. */
+    public App(Cpu cpu, Kernel kernel, OsMemory os, CompletionListener listener) {
+        this.listener = listener;
         this.kernel = kernel;
         this.os = os;
         this.memory = os.memory();
@@ -71,7 +84,7 @@ public final class App {
      * @return how many the kernel took (it may take fewer when its queues are full), or a negative errno
      */
     public long submit(Cpu cpu, int first, int count) {
-        return kernel.syscall(cpu, Aio.SYS_IO_SUBMIT, iocbVa + (long) first * Aio.IOCB_BYTES, count);
+        return kernel.syscall(cpu, Aio.SYS_IO_SUBMIT, iocbVa + (long) first * Aio.IOCB_BYTES, count, 0, 0);
     }
 
     /** The kernel's signal: reap every completion event. Events are checked before they are counted. */
@@ -94,6 +107,9 @@ public final class App {
             completed++;
             if (result < 0) {
                 errors++;
+            }
+            if (listener != null) {
+                listener.onCompletion(cpu, userData, result);
             }
         }
         events.consume((int) n);

@@ -3,21 +3,54 @@ package org.hvbench.core.guest;
 import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.hv.Domain;
+import org.hvbench.core.hv.Hypervisor;
 import org.hvbench.core.mem.AddressSpace;
 import org.hvbench.core.mem.MachineMemory;
 
 /**
  * A guest kernel's memory: the guest-physical space its hypervisor populated. Pages are handed out
- * from guest frame 1 up (frame 0 stays unused, as a null page). A device is told guest-physical
- * addresses: the guest believes them physical, and the hypervisor or the IOMMU translates.
+ * from guest frame 1 up (frame 0 stays unused, as a null page); pages of the mapping window, where
+ * grant and foreign mappings go, are handed out by {@link #allocateWindow}.
+ *
+ * <p>What a device is told depends on who drives it. A guest that reaches devices only through the
+ * hypervisor (or an IOMMU) tells guest-physical addresses, which are translated for it. A partition
+ * that drives a device itself without an IOMMU must tell machine addresses, which it knows from its
+ * own p2m, as a paravirtual dom0 does ({@code machineBusAddresses}).
  */
 public final class DomainMemory extends OsMemory {
     private final Domain domain;
+    private final Hypervisor hypervisor;
+    private final boolean machineBusAddresses;
     private long nextGfn = 1;
+    private long nextWindowPage;
 
+    /** A guest's memory: devices are told guest-physical addresses. */
     public DomainMemory(Domain domain, MachineMemory memory) {
         super(memory);
         this.domain = domain;
+        this.hypervisor = null;
+        this.machineBusAddresses = false;
+    }
+
+    /**
+     * A partition's memory: it drives devices itself and tells them machine addresses; its DMA
+     * regions are made machine-contiguous by {@code hypervisor}.
+     */
+    public DomainMemory(Domain domain, MachineMemory memory, Hypervisor hypervisor) {
+        super(memory);
+        this.domain = domain;
+        this.hypervisor = hypervisor;
+        this.machineBusAddresses = true;
+    }
+
+    /** {@code pages} consecutive pages of the mapping window (empty until something is mapped there). */
+    public long allocateWindow(int pages) {
+        if (pages < 1 || nextWindowPage + pages > Domain.WINDOW_PAGES) {
+            throw new IllegalStateException("the mapping window of " + domain + " has no " + pages + " more pages");
+        }
+        long gpa = domain.windowStart() + (nextWindowPage << MachineMemory.PAGE_SHIFT);
+        nextWindowPage += pages;
+        return gpa;
     }
 
     public Domain domain() {
@@ -42,11 +75,22 @@ public final class DomainMemory extends OsMemory {
 
     @Override
     public long allocateContiguous(int pages) {
-        return allocate(pages);
+        long gpa = allocate(pages);
+        if (machineBusAddresses && pages > 1) {
+            int r = hypervisor.exchangeContiguous(domain, gpa, pages);
+            if (r < 0) {
+                throw new IllegalStateException("memory: no " + pages + " machine-contiguous frames for a DMA region of "
+                    + domain + ": " + Errno.name(r));
+            }
+        }
+        return gpa;
     }
 
     @Override
     public long busAddress(Cpu cpu, long va, int access) {
+        if (machineBusAddresses) {
+            return cpu.translate(domain.space(), va, access);
+        }
         return va >= 0 && va < domain.memoryBytes() ? va : -Errno.EFAULT;
     }
 }

@@ -48,7 +48,9 @@ public final class Kernel implements BlockCompletions {
     private boolean inSyscall;
     private boolean upcallPending;
 
-    private long syscalls;
+    private final SyscallHandler[] syscalls = new SyscallHandler[512];
+    private final String[] syscallWhat = new String[512];
+    private long syscallCount;
     private long iosStarted;
     private long iosCompleted;
     private long badCompletions;
@@ -90,12 +92,37 @@ public final class Kernel implements BlockCompletions {
         return freeIos.length;
     }
 
+    /** A system call a kernel offers besides io_submit (a privileged kernel's hypercall pass-through). */
+    @FunctionalInterface
+    public interface SyscallHandler {
+        long call(Cpu cpu, long a0, long a1, long a2, long a3);
+    }
+
+    /** Installs system call {@code number} with what the trace says it does (set-up). */
+    public void registerSyscall(int number, String what, SyscallHandler handler) {
+        if (number < 0 || number >= syscalls.length || number == Aio.SYS_IO_SUBMIT || syscalls[number] != null) {
+            throw new IllegalArgumentException("system call " + number + " is taken or out of range");
+        }
+        syscalls[number] = handler;
+        syscallWhat[number] = what;
+    }
+
     /** The system-call entry: SYSCALL in, dispatch, SYSRET (or the completion signal) out. */
-    public long syscall(Cpu cpu, int number, long a0, long a1) {
-        syscalls++;
-        cpu.switchTo(Crossing.SYSCALL, kernelContext, "the app asks its kernel to start the I/O (io_submit)");
+    public long syscall(Cpu cpu, int number, long a0, long a1, long a2, long a3) {
+        syscallCount++;
+        boolean known = number >= 0 && number < syscalls.length;
+        cpu.switchTo(Crossing.SYSCALL, kernelContext, number == Aio.SYS_IO_SUBMIT
+            ? "the app asks its kernel to start the I/O (io_submit)" : known && syscallWhat[number] != null
+            ? syscallWhat[number] : "system call");
         inSyscall = true;
-        long result = number == Aio.SYS_IO_SUBMIT ? ioSubmit(cpu, a0, a1) : -Errno.ENOSYS;
+        long result;
+        if (number == Aio.SYS_IO_SUBMIT) {
+            result = ioSubmit(cpu, a0, a1);
+        } else if (known && syscalls[number] != null) {
+            result = syscalls[number].call(cpu, a0, a1, a2, a3);
+        } else {
+            result = -Errno.ENOSYS;
+        }
         inSyscall = false;
         if (upcallPending) {
             upcallPending = false;
@@ -267,7 +294,7 @@ public final class Kernel implements BlockCompletions {
     }
 
     public long syscalls() {
-        return syscalls;
+        return syscallCount;
     }
 
     public long iosStarted() {

@@ -21,4 +21,24 @@ public interface AccessControl {
     default int blockDeviceConnect(Domain domain, int deviceId) {
         return 0;
     }
+
+    /** {@code a} binds an event channel to one of {@code b}'s. */
+    default int eventChannelBind(Domain a, Domain b) {
+        return 0;
+    }
+
+    /** {@code mapper} maps a page that {@code granter} granted it. */
+    default int grantMap(Domain mapper, Domain granter) {
+        return 0;
+    }
+
+    /** {@code caller} has the hypervisor copy to or from a page of {@code other} (granted, or foreign for a privileged caller). */
+    default int grantCopy(Domain caller, Domain other) {
+        return 0;
+    }
+
+    /** Privileged {@code mapper} maps a frame of {@code target} by frame number (a device emulator's foreign mapping). */
+    default int foreignMap(Domain mapper, Domain target) {
+        return 0;
+    }
 }

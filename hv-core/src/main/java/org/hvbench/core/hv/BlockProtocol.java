@@ -1,5 +1,8 @@
 package org.hvbench.core.hv;
 
+import org.hvbench.core.Errno;
+import org.hvbench.core.mem.MachineMemory;
+
 /**
  * The Xen block protocol's request and response, as a paravirtual guest hands them to the hypervisor
  * (and, with grant references, as a front end hands them to a back end). Little-endian, the x86_64
@@ -54,5 +57,41 @@ public final class BlockProtocol {
 
     public static int segmentOffset(int i) {
         return SEGMENTS + i * SEGMENT_BYTES;
+    }
+
+    /**
+     * Checks the shape of a request that sits in private memory at {@code ma}: operation, segment
+     * count (0 only for FLUSH), each segment's sectors within its page, and the sector range inside a
+     * disk of {@code diskSectors}. Frame references are left to the caller.
+     *
+     * @return the number of segments, or {@code -EOPNOTSUPP}, {@code -EINVAL}, {@code -ENOSPC}
+     */
+    public static int check(MachineMemory memory, long ma, long diskSectors) {
+        int op = memory.getByte(ma + OPERATION) & 0xFF;
+        int segments = memory.getByte(ma + NR_SEGMENTS) & 0xFF;
+        if (op != OP_READ && op != OP_WRITE && op != OP_FLUSH) {
+            return -Errno.EOPNOTSUPP;
+        }
+        if (op == OP_FLUSH) {
+            return segments == 0 ? 0 : -Errno.EINVAL;
+        }
+        if (segments < 1 || segments > MAX_SEGMENTS) {
+            return -Errno.EINVAL;
+        }
+        long sectors = 0;
+        for (int s = 0; s < segments; s++) {
+            long seg = ma + segmentOffset(s);
+            int first = memory.getByte(seg + SEGMENT_FIRST_SECT) & 0xFF;
+            int last = memory.getByte(seg + SEGMENT_LAST_SECT) & 0xFF;
+            if (first > last || last >= SECTORS_PER_PAGE) {
+                return -Errno.EINVAL;
+            }
+            sectors += last - first + 1;
+        }
+        long sector = memory.getLong(ma + SECTOR);
+        if (sector < 0 || sector > diskSectors - sectors) {
+            return -Errno.ENOSPC;
+        }
+        return segments;
     }
 }

@@ -162,6 +162,34 @@ public final class Hypervisor {
         p2m.destroy();
     }
 
+    /**
+     * Replaces the frames behind {@code pages} RAM pages of {@code d} from {@code gpa} with machine-
+     * contiguous ones (Xen's XENMEM_exchange): what a domain that drives a device without an IOMMU
+     * needs for a DMA region of more than one page. The old frames are freed; contents are not kept.
+     *
+     * @return 0, {@code -EINVAL} for pages outside the domain's RAM, {@code -ENOMEM} when no run is free
+     */
+    public int exchangeContiguous(Domain d, long gpa, int pages) {
+        if ((gpa & MachineMemory.PAGE_MASK) != 0 || pages < 1 || gpa < 0
+            || gpa + ((long) pages << MachineMemory.PAGE_SHIFT) > d.memoryBytes()) {
+            return -Errno.EINVAL;
+        }
+        long first = frames.allocateContiguous(pages, 1, d.id());
+        if (first < 0) {
+            return (int) first;
+        }
+        PageTable p2m = d.space().table();
+        for (int i = 0; i < pages; i++) {
+            long page = gpa + ((long) i << MachineMemory.PAGE_SHIFT);
+            long old = d.machineFrame(page >>> MachineMemory.PAGE_SHIFT);
+            p2m.unmap(page);
+            flushTlbs(d, page);
+            frames.free(old, d.id());
+            p2m.map(page, (first + i) << MachineMemory.PAGE_SHIFT, PageTable.SHIFT_4K, Translation.READ | Translation.WRITE);
+        }
+        return 0;
+    }
+
     /** Replaces the access-control module (sHype plugs in here). */
     public void setAccessControl(AccessControl module) {
         this.accessControl = module == null ? AccessControl.PERMIT_ALL : module;
@@ -372,6 +400,7 @@ public final class Hypervisor {
         for (Cpu cpu : cpus) {
             if (cpu != null) {
                 cpu.tlb().flushPage(domain.space().asid(), gpa);
+                cpu.chargeTlbFlush();
             }
         }
     }

@@ -254,43 +254,27 @@ public final class HypervisorBlockDriver implements MmioHandler {
 
     /** Checks one private copy of a blkif request and translates its segments into slot {@code i}. */
     private int checkParavirtual(Domain d, long req, int i) {
-        int op = memory.getByte(req + BlockProtocol.OPERATION) & 0xFF;
-        int segments = memory.getByte(req + BlockProtocol.NR_SEGMENTS) & 0xFF;
-        if (op != BlockProtocol.OP_READ && op != BlockProtocol.OP_WRITE && op != BlockProtocol.OP_FLUSH) {
-            return -Errno.EOPNOTSUPP;
-        }
         segmentCount[i] = 0;
-        deviceSector[i] = extentFirst[d.id()];
-        if (op == BlockProtocol.OP_FLUSH) {
-            return segments == 0 ? 0 : -Errno.EINVAL;
+        int segments = BlockProtocol.check(memory, req, extentSectors[d.id()]);
+        if (segments < 0) {
+            return segments;
         }
-        if (segments < 1 || segments > BlockProtocol.MAX_SEGMENTS) {
-            return -Errno.EINVAL;
-        }
-        int access = op == BlockProtocol.OP_READ ? Translation.WRITE : Translation.READ;
-        long sectors = 0;
+        int access = (memory.getByte(req + BlockProtocol.OPERATION) & 0xFF) == BlockProtocol.OP_READ
+            ? Translation.WRITE : Translation.READ;
         int base = i * BlockCommand.MAX_SEGMENTS;
         for (int s = 0; s < segments; s++) {
             long seg = req + BlockProtocol.segmentOffset(s);
             long gfn = Integer.toUnsignedLong(memory.getInt(seg + BlockProtocol.SEGMENT_REF));
             int first = memory.getByte(seg + BlockProtocol.SEGMENT_FIRST_SECT) & 0xFF;
             int last = memory.getByte(seg + BlockProtocol.SEGMENT_LAST_SECT) & 0xFF;
-            if (first > last || last >= BlockProtocol.SECTORS_PER_PAGE) {
-                return -Errno.EINVAL;
-            }
             long ma = translateOwned(d, gfn << MachineMemory.PAGE_SHIFT, access);
             if (ma < 0) {
                 return (int) ma;
             }
             segmentMa[base + s] = ma + ((long) first << BlockBacking.SECTOR_SHIFT);
             segmentLength[base + s] = (last - first + 1) << BlockBacking.SECTOR_SHIFT;
-            sectors += last - first + 1;
         }
-        long sector = memory.getLong(req + BlockProtocol.SECTOR);
-        if (sector < 0 || sector > extentSectors[d.id()] - sectors) {
-            return -Errno.ENOSPC;
-        }
-        deviceSector[i] = extentFirst[d.id()] + sector;
+        deviceSector[i] = extentFirst[d.id()] + memory.getLong(req + BlockProtocol.SECTOR);
         segmentCount[i] = segments;
         return 0;
     }
@@ -414,42 +398,23 @@ public final class HypervisorBlockDriver implements MmioHandler {
 
     /** Checks a private copy of a guest's device command; its translated segments go to slot 0. */
     private int checkTrapped(Domain d, long cmd) {
-        int op = memory.getByte(cmd + BlockCommand.OPCODE) & 0xFF;
-        int segments = memory.getByte(cmd + BlockCommand.SEGMENT_COUNT) & 0xFF;
         segmentCount[0] = 0;
-        deviceSector[0] = extentFirst[d.id()];
-        if (!BlockCommand.validOpcode(op)) {
-            return -Errno.EOPNOTSUPP;
+        int segments = BlockCommand.check(memory, cmd, extentSectors[d.id()]);
+        if (segments < 0) {
+            return segments;
         }
-        if (op == BlockCommand.OP_FLUSH) {
-            return segments == 0 ? 0 : -Errno.EINVAL;
-        }
-        if (segments < 1 || segments > BlockCommand.MAX_SEGMENTS) {
-            return -Errno.EINVAL;
-        }
-        int access = op == BlockCommand.OP_READ ? Translation.WRITE : Translation.READ;
-        long bytes = 0;
+        int access = (memory.getByte(cmd + BlockCommand.OPCODE) & 0xFF) == BlockCommand.OP_READ
+            ? Translation.WRITE : Translation.READ;
         for (int s = 0; s < segments; s++) {
             long seg = cmd + BlockCommand.segmentOffset(s);
-            long gpa = memory.getLong(seg + BlockCommand.SEGMENT_ADDRESS);
-            int length = memory.getInt(seg + BlockCommand.SEGMENT_LENGTH);
-            if (length <= 0 || length > MachineMemory.PAGE_SIZE || (length & (BlockBacking.SECTOR_SIZE - 1)) != 0
-                || (gpa & MachineMemory.PAGE_MASK) + length > MachineMemory.PAGE_SIZE) {
-                return -Errno.EINVAL;
-            }
-            long ma = translateOwned(d, gpa, access);
+            long ma = translateOwned(d, memory.getLong(seg + BlockCommand.SEGMENT_ADDRESS), access);
             if (ma < 0) {
                 return (int) ma;
             }
             segmentMa[s] = ma;
-            segmentLength[s] = length;
-            bytes += length;
+            segmentLength[s] = memory.getInt(seg + BlockCommand.SEGMENT_LENGTH);
         }
-        long sector = memory.getLong(cmd + BlockCommand.SECTOR);
-        if (sector < 0 || sector > extentSectors[d.id()] - (bytes >>> BlockBacking.SECTOR_SHIFT)) {
-            return -Errno.ENOSPC;
-        }
-        deviceSector[0] = extentFirst[d.id()] + sector;
+        deviceSector[0] = extentFirst[d.id()] + memory.getLong(cmd + BlockCommand.SECTOR);
         segmentCount[0] = segments;
         return 0;
     }

@@ -1,0 +1,251 @@
+package org.hvbench.core.evtchn;
+
+import org.hvbench.core.Errno;
+import org.hvbench.core.cpu.Cpu;
+import org.hvbench.core.hv.Domain;
+import org.hvbench.core.hv.Hypercall;
+import org.hvbench.core.hv.HypercallHandler;
+import org.hvbench.core.hv.Hypervisor;
+import org.hvbench.core.mem.MachineMemory;
+
+/**
+ * Event channels, two-level layout ({@code EVENT_CHANNEL_OP}): ports that connect two domains, or a
+ * physical interrupt to the domain that owns the device. A send sets the peer's pending bit; if it
+ * was already set the event coalesces; if the port is masked it waits; otherwise the selector bit and
+ * upcall_pending are set and, only when upcall_pending was clear, the peer's vCPU is kicked
+ * ({@link Hypervisor#notify}). See {@link SharedInfo} for the layout and the order.
+ *
+ * <pre>
+ * a0 = EVTCHN_ALLOC_UNBOUND:    a1 = the domain that may bind it           -> port
+ * a0 = EVTCHN_BIND_INTERDOMAIN: a1 = remote domain, a2 = its unbound port  -> local port
+ * a0 = EVTCHN_SEND:             a1 = local port                            -> 0
+ * a0 = EVTCHN_CLOSE:            a1 = local port                            -> 0
+ * a0 = EVTCHN_UNMASK:           a1 = local port                            -> 0 (re-raises a pending event)
+ * </pre>
+ *
+ * Binding two domains asks the access-control module first. Port 0 is never handed out.
+ */
+public final class EventChannels implements HypercallHandler {
+    public static final int PORTS = 1024;
+    private static final int FREE = 0;
+    private static final int UNBOUND = 1;
+    private static final int INTERDOMAIN = 2;
+    private static final int PIRQ = 3;
+
+    private final Hypervisor hv;
+    private final MachineMemory memory;
+    private final int[][] state = new int[Hypervisor.MAX_DOMAINS][];
+    private final int[][] remoteDomain = new int[Hypervisor.MAX_DOMAINS][];
+    private final int[][] remotePort = new int[Hypervisor.MAX_DOMAINS][];
+
+    private long sends;
+    private long delivered;
+    private long coalesced;
+    private long masked;
+    private long kicks;
+
+    /** Registers the event-channel hypercall with {@code hv}. */
+    public EventChannels(Hypervisor hv) {
+        this.hv = hv;
+        this.memory = hv.machine().memory();
+        hv.registerHypercall(Hypercall.EVENT_CHANNEL_OP, this);
+    }
+
+    @Override
+    public long call(Cpu cpu, Domain caller, long cmd, long a1, long a2, long a3) {
+        if (cmd == Hypercall.EVTCHN_SEND) {
+            return send(cpu, caller, a1);
+        }
+        switch ((int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, cmd))) {
+            case Hypercall.EVTCHN_ALLOC_UNBOUND:
+                return allocUnbound(caller, a1);
+            case Hypercall.EVTCHN_BIND_INTERDOMAIN:
+                return bindInterdomain(caller, a1, a2);
+            case Hypercall.EVTCHN_CLOSE:
+                return close(caller, a1);
+            case Hypercall.EVTCHN_UNMASK:
+                return unmask(cpu, caller, a1);
+            default:
+                return -Errno.EINVAL;
+        }
+    }
+
+    private int[] ports(Domain d) {
+        if (state[d.id()] == null) {
+            state[d.id()] = new int[PORTS];
+            remoteDomain[d.id()] = new int[PORTS];
+            remotePort[d.id()] = new int[PORTS];
+        }
+        return state[d.id()];
+    }
+
+    private int freePort(Domain d) {
+        int[] s = ports(d);
+        for (int p = 1; p < PORTS; p++) {
+            if (s[p] == FREE) {
+                return p;
+            }
+        }
+        return -Errno.ENOSPC;
+    }
+
+    private static boolean valid(long port) {
+        return port > 0 && port < PORTS;
+    }
+
+    private long allocUnbound(Domain caller, long remote) {
+        Domain r = remote >= 0 && remote < Hypervisor.MAX_DOMAINS ? hv.domain((int) remote) : null;
+        if (r == null) {
+            return -Errno.ENOENT;
+        }
+        int port = freePort(caller);
+        if (port < 0) {
+            return port;
+        }
+        state[caller.id()][port] = UNBOUND;
+        remoteDomain[caller.id()][port] = r.id();
+        remotePort[caller.id()][port] = 0;
+        return port;
+    }
+
+    private long bindInterdomain(Domain caller, long remote, long port) {
+        Domain r = remote >= 0 && remote < Hypervisor.MAX_DOMAINS ? hv.domain((int) remote) : null;
+        if (r == null || r == caller || !valid(port)) {
+            return -Errno.EINVAL;
+        }
+        int[] rs = ports(r);
+        int rp = (int) port;
+        if (rs[rp] != UNBOUND || remoteDomain[r.id()][rp] != caller.id()) {
+            return -Errno.EINVAL;
+        }
+        int verdict = hv.accessControl().eventChannelBind(caller, r);
+        if (verdict < 0) {
+            return verdict;
+        }
+        int local = freePort(caller);
+        if (local < 0) {
+            return local;
+        }
+        state[caller.id()][local] = INTERDOMAIN;
+        remoteDomain[caller.id()][local] = r.id();
+        remotePort[caller.id()][local] = rp;
+        rs[rp] = INTERDOMAIN;
+        remotePort[r.id()][rp] = local;
+        return local;
+    }
+
+    private long close(Domain caller, long port) {
+        if (!valid(port) || ports(caller)[(int) port] == FREE) {
+            return -Errno.EINVAL;
+        }
+        int p = (int) port;
+        if (state[caller.id()][p] == INTERDOMAIN) {
+            int r = remoteDomain[caller.id()][p];
+            int rp = remotePort[caller.id()][p];
+            if (state[r] != null && state[r][rp] == INTERDOMAIN && remotePort[r][rp] == p) {
+                state[r][rp] = UNBOUND;
+                remoteDomain[r][rp] = caller.id();
+            }
+        }
+        state[caller.id()][p] = FREE;
+        return 0;
+    }
+
+    private long send(Cpu cpu, Domain caller, long port) {
+        if (!valid(port) || ports(caller)[(int) port] != INTERDOMAIN) {
+            return -Errno.EINVAL;
+        }
+        sends++;
+        Domain target = hv.domain(remoteDomain[caller.id()][(int) port]);
+        if (target == null) {
+            return -Errno.ENOENT;
+        }
+        deliver(cpu, target, remotePort[caller.id()][(int) port], "the hypervisor passes the event on to the other end");
+        return 0;
+    }
+
+    /**
+     * Sets {@code port} pending in {@code target}'s shared info and kicks its vCPU when the upcall
+     * was not already pending. Callable by the hypervisor from any path (a send, a device interrupt).
+     */
+    public void deliver(Cpu cpu, Domain target, int port, String what) {
+        long base = target.sharedInfoMa();
+        long bit = SharedInfo.bit(port);
+        if ((Atomics.getAndOr(memory, SharedInfo.pendingWord(base, port), bit) & bit) != 0) {
+            coalesced++;
+            return;
+        }
+        if ((memory.getLongVolatile(SharedInfo.maskWord(base, port)) & bit) != 0) {
+            masked++;
+            return;
+        }
+        raiseUpcall(cpu, target, base, port >>> 6, what);
+    }
+
+    private void raiseUpcall(Cpu cpu, Domain target, long base, int word, String what) {
+        Atomics.getAndOr(memory, base + SharedInfo.PENDING_SEL, 1L << word);
+        delivered++;
+        if (Atomics.getAndSetInt(memory, base + SharedInfo.UPCALL_PENDING, 1) == 0) {
+            kicks++;
+            hv.notify(cpu, target, what);
+        }
+    }
+
+    /** Clears the mask bit and, if the port is pending meanwhile, raises the upcall it missed. */
+    private long unmask(Cpu cpu, Domain caller, long port) {
+        if (!valid(port)) {
+            return -Errno.EINVAL;
+        }
+        int p = (int) port;
+        long base = caller.sharedInfoMa();
+        long bit = SharedInfo.bit(p);
+        Atomics.getAndClear(memory, SharedInfo.maskWord(base, p), bit);
+        if ((memory.getLongVolatile(SharedInfo.pendingWord(base, p)) & bit) != 0) {
+            raiseUpcall(cpu, caller, base, p >>> 6, "an event that waited behind a mask");
+        }
+        return 0;
+    }
+
+    /**
+     * Routes a physical interrupt vector of {@code cpu} to an event port of {@code owner}, the domain
+     * that drives the device: the hypervisor takes the interrupt (DEVICE_IRQ) and delivers the event.
+     *
+     * @return the port in {@code owner}
+     */
+    public int bindPhysicalIrq(Cpu cpu, int vector, Domain owner) {
+        int port = freePort(owner);
+        if (port < 0) {
+            throw new IllegalStateException("no free event port in " + owner);
+        }
+        state[owner.id()][port] = PIRQ;
+        cpu.interrupts().register(vector, (c, v) -> {
+            c.takeInterrupt(hv.deviceContext(), hv.context(c), "the device interrupts the hypervisor: I/O done");
+            deliver(c, owner, port, "the hypervisor passes the device's interrupt to the partition kernel");
+        });
+        return port;
+    }
+
+    /** Event sends made by domains. */
+    public long sends() {
+        return sends;
+    }
+
+    /** Events that raised an upcall (not coalesced, not masked). */
+    public long delivered() {
+        return delivered;
+    }
+
+    /** Events whose port was already pending. */
+    public long coalesced() {
+        return coalesced;
+    }
+
+    public long masked() {
+        return masked;
+    }
+
+    /** vCPU kicks: upcalls that were not already pending. */
+    public long kicks() {
+        return kicks;
+    }
+}

@@ -1,0 +1,479 @@
+package org.hvbench.core.grant;
+
+import org.hvbench.core.Errno;
+import org.hvbench.core.cpu.Cpu;
+import org.hvbench.core.hv.Domain;
+import org.hvbench.core.hv.Hypercall;
+import org.hvbench.core.hv.HypercallHandler;
+import org.hvbench.core.hv.Hypervisor;
+import org.hvbench.core.mem.FrameAllocator;
+import org.hvbench.core.mem.MachineMemory;
+import org.hvbench.core.mem.PageTable;
+import org.hvbench.core.mem.Translation;
+
+/**
+ * The hypervisor's grant-table operations ({@code GRANT_TABLE_OP}): a domain registers its table,
+ * another domain maps a granted frame into its mapping window or has the hypervisor copy bytes
+ * to or from it, and unmaps it again (which costs a TLB shoot-down: the cost persistent grants avoid).
+ * A privileged domain may also map or copy a frame of another domain by frame number (a device
+ * emulator's foreign mapping). Every such binding first asks the access-control module.
+ *
+ * <pre>
+ * a0 = GNTTAB_SETUP: a1 = gpa of the table's first page, a2 = pages (1..4)   -> entries
+ * a0 = GNTTAB_MAP:   a1 = gpa of map operations, a2 = count (1..32)         -> 0, statuses in the ops
+ * a0 = GNTTAB_UNMAP: a1 = gpa of unmap operations, a2 = count               -> 0, statuses in the ops
+ * a0 = GNTTAB_COPY:  a1 = gpa of copy operations, a2 = count                -> 0, statuses in the ops
+ *
+ * Map operation, 24 bytes: host gpa u64 @0 (a page of the mapper's window), flags u32 @8
+ * (MAP_READONLY 1, MAP_FOREIGN 2: ref is a frame number of dom), ref u32 @12, dom u16 @16,
+ * status i16 @18 (out), handle u32 @20 (out).
+ * Unmap operation, 16 bytes: host gpa u64 @0, handle u32 @8, status i16 @12 (out).
+ * Copy operation, 24 bytes: source ref-or-gfn u32 @0, dom u16 @4, offset u16 @6; destination
+ * ref-or-gfn u32 @8, dom u16 @12, offset u16 @14; length u16 @16; flags u16 @18 (SOURCE_GREF 1,
+ * DEST_GREF 2; a side without its flag names a frame of the caller, or of dom for a privileged
+ * caller); status i16 @20 (out).
+ * </pre>
+ *
+ * Each operation is copied into the hypervisor's private page once before it is checked. A grant
+ * entry is trusted only after a compare-and-set that also marks it READING or WRITING: a granter that
+ * changes the entry at the same moment makes the map fail or retry, never map a frame it revoked.
+ */
+public final class GrantOps implements HypercallHandler {
+    public static final int MAX_TABLE_PAGES = 4;
+    public static final int MAX_BATCH = 32;
+    public static final int MAX_MAPS = 4096;
+
+    public static final int MAP_BYTES = 24;
+    public static final int MAP_HOST = 0;
+    public static final int MAP_FLAGS = 8;
+    public static final int MAP_REF = 12;
+    public static final int MAP_DOM = 16;
+    public static final int MAP_STATUS = 18;
+    public static final int MAP_HANDLE = 20;
+    public static final int MAP_READONLY = 1;
+    public static final int MAP_FOREIGN = 2;
+
+    public static final int UNMAP_BYTES = 16;
+    public static final int UNMAP_HOST = 0;
+    public static final int UNMAP_HANDLE = 8;
+    public static final int UNMAP_STATUS = 12;
+
+    public static final int COPY_BYTES = 24;
+    public static final int COPY_SRC_REF = 0;
+    public static final int COPY_SRC_DOM = 4;
+    public static final int COPY_SRC_OFFSET = 6;
+    public static final int COPY_DST_REF = 8;
+    public static final int COPY_DST_DOM = 12;
+    public static final int COPY_DST_OFFSET = 14;
+    public static final int COPY_LENGTH = 16;
+    public static final int COPY_FLAGS = 18;
+    public static final int COPY_STATUS = 20;
+    public static final int COPY_SOURCE_GREF = 1;
+    public static final int COPY_DEST_GREF = 2;
+
+    /** Tries of a compare-and-set on a grant entry that the granter keeps changing. */
+    private static final int CAS_TRIES = 16;
+
+    private final Hypervisor hv;
+    private final MachineMemory memory;
+    private final FrameAllocator frames;
+    private final long[][] tablePages = new long[Hypervisor.MAX_DOMAINS][];
+    private final int[][] readPins = new int[Hypervisor.MAX_DOMAINS][];
+    private final int[][] writePins = new int[Hypervisor.MAX_DOMAINS][];
+    private final Maps[] maps = new Maps[Hypervisor.MAX_DOMAINS];
+    private final long[] privatePage = new long[Hypervisor.MAX_CPUS];
+
+    private long mapped;
+    private long unmapped;
+    private long copies;
+    private long refused;
+
+    /** What one mapper has mapped, by handle. */
+    private static final class Maps {
+        final long[] host = new long[MAX_MAPS];
+        final int[] granter = new int[MAX_MAPS];
+        final int[] ref = new int[MAX_MAPS];
+        final boolean[] writable = new boolean[MAX_MAPS];
+        final boolean[] foreign = new boolean[MAX_MAPS];
+        final int[] free = new int[MAX_MAPS];
+        int freeCount;
+
+        Maps() {
+            for (int h = MAX_MAPS - 1; h >= 0; h--) {
+                free[freeCount++] = h;
+            }
+            java.util.Arrays.fill(host, -1);
+        }
+    }
+
+    /** Registers the grant-table hypercall with {@code hv}. */
+    public GrantOps(Hypervisor hv) {
+        this.hv = hv;
+        this.memory = hv.machine().memory();
+        this.frames = hv.machine().frames();
+        hv.registerHypercall(Hypercall.GRANT_TABLE_OP, this);
+    }
+
+    @Override
+    public long call(Cpu cpu, Domain caller, long cmd, long a1, long a2, long a3) {
+        switch ((int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, cmd))) {
+            case Hypercall.GNTTAB_SETUP:
+                return setup(cpu, caller, a1, a2);
+            case Hypercall.GNTTAB_MAP:
+                return batch(cpu, caller, a1, a2, MAP_BYTES, Hypercall.GNTTAB_MAP);
+            case Hypercall.GNTTAB_UNMAP:
+                return batch(cpu, caller, a1, a2, UNMAP_BYTES, Hypercall.GNTTAB_UNMAP);
+            case Hypercall.GNTTAB_COPY:
+                return batch(cpu, caller, a1, a2, COPY_BYTES, Hypercall.GNTTAB_COPY);
+            default:
+                return -Errno.EINVAL;
+        }
+    }
+
+    private long setup(Cpu cpu, Domain d, long gpa, long pages) {
+        if (pages < 1 || pages > MAX_TABLE_PAGES || (gpa & MachineMemory.PAGE_MASK) != 0) {
+            return -Errno.EINVAL;
+        }
+        int[] pins = readPins[d.id()];
+        if (pins != null) {
+            for (int i = 0; i < pins.length; i++) {
+                if (pins[i] != 0 || writePins[d.id()][i] != 0) {
+                    return -Errno.EBUSY;
+                }
+            }
+        }
+        long[] mas = new long[(int) pages];
+        for (int p = 0; p < pages; p++) {
+            long ma = cpu.translate(d.space(), gpa + ((long) p << MachineMemory.PAGE_SHIFT), Translation.READ | Translation.WRITE);
+            if (ma < 0 || frames.owner(ma >>> MachineMemory.PAGE_SHIFT) != d.id()) {
+                return -Errno.EFAULT;
+            }
+            mas[p] = ma;
+        }
+        int entries = (int) pages * GrantEntry.PER_PAGE;
+        tablePages[d.id()] = mas;
+        readPins[d.id()] = new int[entries];
+        writePins[d.id()] = new int[entries];
+        return entries;
+    }
+
+    private long privatePage(Cpu cpu) {
+        long ma = privatePage[cpu.id()];
+        if (ma == 0) {
+            long mfn = frames.allocate(Hypervisor.DOMID_XEN);
+            if (mfn < 0) {
+                throw new IllegalStateException("memory: no free frame for the grant table's private page");
+            }
+            ma = mfn << MachineMemory.PAGE_SHIFT;
+            privatePage[cpu.id()] = ma;
+        }
+        return ma;
+    }
+
+    /** Copies each operation into private memory once, runs it, writes its status back. */
+    private long batch(Cpu cpu, Domain caller, long gpa, long count, int bytes, int kind) {
+        if (count < 1 || count > MAX_BATCH) {
+            return -Errno.EINVAL;
+        }
+        long privateVa = privatePage(cpu);
+        for (int i = 0; i < count; i++) {
+            long opGpa = gpa + (long) i * bytes;
+            int r = cpu.copy(caller.space(), opGpa, hv.space(), privateVa, bytes);
+            if (r < 0) {
+                return r;
+            }
+            long op = cpu.translate(hv.space(), privateVa, Translation.READ);
+            switch (kind) {
+                case Hypercall.GNTTAB_MAP: {
+                    long handle = map(cpu, caller, memory.getLong(op + MAP_HOST), memory.getInt(op + MAP_FLAGS),
+                        memory.getInt(op + MAP_REF), memory.getShort(op + MAP_DOM) & 0xFFFF);
+                    if (!writeBack(cpu, caller, opGpa + MAP_STATUS, handle < 0 ? handle : 0, opGpa + MAP_HANDLE,
+                        handle < 0 ? -1 : handle)) {
+                        return -Errno.EFAULT;
+                    }
+                    break;
+                }
+                case Hypercall.GNTTAB_UNMAP: {
+                    long status = unmap(cpu, caller, memory.getLong(op + UNMAP_HOST), memory.getInt(op + UNMAP_HANDLE));
+                    if (!writeBack(cpu, caller, opGpa + UNMAP_STATUS, status, -1, 0)) {
+                        return -Errno.EFAULT;
+                    }
+                    break;
+                }
+                default: {
+                    long status = copy(cpu, caller, op);
+                    if (!writeBack(cpu, caller, opGpa + COPY_STATUS, status, -1, 0)) {
+                        return -Errno.EFAULT;
+                    }
+                }
+            }
+        }
+        return 0;
+    }
+
+    private boolean writeBack(Cpu cpu, Domain caller, long statusGpa, long status, long handleGpa, long handle) {
+        long s = cpu.translate(caller.space(), statusGpa, Translation.WRITE);
+        if (s < 0 || (statusGpa & MachineMemory.PAGE_MASK) > MachineMemory.PAGE_SIZE - 2) {
+            return false;
+        }
+        memory.putShort(s, (short) status);
+        if (handleGpa >= 0) {
+            long h = cpu.translate(caller.space(), handleGpa, Translation.WRITE);
+            if (h < 0 || (handleGpa & MachineMemory.PAGE_MASK) > MachineMemory.PAGE_SIZE - 4) {
+                return false;
+            }
+            memory.putInt(h, (int) handle);
+        }
+        return true;
+    }
+
+    /** Maps a granted (or, for a privileged mapper, foreign) frame: a handle, or a negative errno. */
+    private long map(Cpu cpu, Domain mapper, long host, int flags, int ref, int granterId) {
+        Domain granter = hv.domain(granterId);
+        boolean writable = (flags & MAP_READONLY) == 0;
+        boolean foreign = (flags & MAP_FOREIGN) != 0;
+        if (granter == null || granter == mapper) {
+            return refuse(-Errno.EINVAL);
+        }
+        if ((host & MachineMemory.PAGE_MASK) != 0 || !mapper.inWindow(host) || mapper.space().table().translate(host) >= 0) {
+            return refuse(-Errno.EINVAL);
+        }
+        Maps m = maps(mapper);
+        if (m.freeCount == 0) {
+            return refuse(-Errno.ENOSPC);
+        }
+        long ma;
+        if (foreign) {
+            if (!mapper.privileged()) {
+                return refuse(-Errno.EPERM);
+            }
+            int verdict = hv.accessControl().foreignMap(mapper, granter);
+            if (verdict < 0) {
+                return refuse(verdict);
+            }
+            ma = frameOf(cpu, granter, Integer.toUnsignedLong(ref), writable);
+        } else {
+            int verdict = hv.accessControl().grantMap(mapper, granter);
+            if (verdict < 0) {
+                return refuse(verdict);
+            }
+            ma = pin(cpu, mapper, granter, ref, writable);
+        }
+        if (ma < 0) {
+            return refuse(ma);
+        }
+        int r = mapper.space().table().map(host, ma, PageTable.SHIFT_4K,
+            writable ? Translation.READ | Translation.WRITE : Translation.READ);
+        if (r < 0) {
+            if (!foreign) {
+                unpin(granter, ref, writable);
+            }
+            return refuse(r);
+        }
+        int handle = m.free[--m.freeCount];
+        m.host[handle] = host;
+        m.granter[handle] = granterId;
+        m.ref[handle] = ref;
+        m.writable[handle] = writable;
+        m.foreign[handle] = foreign;
+        mapped++;
+        return handle;
+    }
+
+    private long unmap(Cpu cpu, Domain mapper, long host, int handle) {
+        Maps m = maps[mapper.id()];
+        if (m == null || handle < 0 || handle >= MAX_MAPS || m.host[handle] != host || host == -1) {
+            return refuse(-Errno.EINVAL);
+        }
+        mapper.space().table().unmap(host);
+        hv.flushTlbs(mapper, host);
+        if (!m.foreign[handle]) {
+            Domain granter = hv.domain(m.granter[handle]);
+            if (granter != null) {
+                unpin(granter, m.ref[handle], m.writable[handle]);
+            }
+        }
+        m.host[handle] = -1;
+        m.free[m.freeCount++] = handle;
+        unmapped++;
+        return 0;
+    }
+
+    private long copy(Cpu cpu, Domain caller, long op) {
+        int flags = memory.getShort(op + COPY_FLAGS) & 0xFFFF;
+        int length = memory.getShort(op + COPY_LENGTH) & 0xFFFF;
+        int srcOffset = memory.getShort(op + COPY_SRC_OFFSET) & 0xFFFF;
+        int dstOffset = memory.getShort(op + COPY_DST_OFFSET) & 0xFFFF;
+        if (length == 0 || srcOffset + length > MachineMemory.PAGE_SIZE || dstOffset + length > MachineMemory.PAGE_SIZE) {
+            return refuse(-Errno.EINVAL);
+        }
+        boolean srcGrant = (flags & COPY_SOURCE_GREF) != 0;
+        boolean dstGrant = (flags & COPY_DEST_GREF) != 0;
+        int srcRef = memory.getInt(op + COPY_SRC_REF);
+        int dstRef = memory.getInt(op + COPY_DST_REF);
+        Domain src = side(caller, memory.getShort(op + COPY_SRC_DOM) & 0xFFFF, srcGrant);
+        Domain dst = side(caller, memory.getShort(op + COPY_DST_DOM) & 0xFFFF, dstGrant);
+        if (src == null || dst == null) {
+            return refuse(-Errno.EPERM);
+        }
+        long srcMa = srcGrant ? pin(cpu, caller, src, srcRef, false) : frameOf(cpu, src, Integer.toUnsignedLong(srcRef), false);
+        if (srcMa < 0) {
+            return refuse(srcMa);
+        }
+        long dstMa = dstGrant ? pin(cpu, caller, dst, dstRef, true) : frameOf(cpu, dst, Integer.toUnsignedLong(dstRef), true);
+        if (dstMa < 0) {
+            if (srcGrant) {
+                unpin(src, srcRef, false);
+            }
+            return refuse(dstMa);
+        }
+        memory.copy(srcMa + srcOffset, dstMa + dstOffset, length);
+        cpu.chargeCopy(length);
+        if (srcGrant) {
+            unpin(src, srcRef, false);
+        }
+        if (dstGrant) {
+            unpin(dst, dstRef, true);
+        }
+        copies++;
+        return 0;
+    }
+
+    /**
+     * The domain one side of a copy names: a granter (by grant), the caller itself (by frame), or,
+     * for a privileged caller, another domain by frame; {@code null} when not allowed.
+     */
+    private Domain side(Domain caller, int domid, boolean byGrant) {
+        Domain d = hv.domain(domid);
+        if (d == null) {
+            return null;
+        }
+        if (byGrant || d == caller) {
+            return hv.accessControl().grantCopy(caller, d) < 0 ? null : d;
+        }
+        if (!caller.privileged() || hv.accessControl().foreignMap(caller, d) < 0) {
+            return null;
+        }
+        return d;
+    }
+
+    /** The machine frame behind guest frame {@code gfn} of {@code owner}, which must own it. */
+    private long frameOf(Cpu cpu, Domain owner, long gfn, boolean writable) {
+        if (gfn >= owner.pages()) {
+            return -Errno.EINVAL;
+        }
+        long ma = cpu.translate(owner.space(), gfn << MachineMemory.PAGE_SHIFT,
+            writable ? Translation.READ | Translation.WRITE : Translation.READ);
+        if (ma < 0 || frames.owner(ma >>> MachineMemory.PAGE_SHIFT) != owner.id()) {
+            return -Errno.EINVAL;
+        }
+        return ma;
+    }
+
+    /**
+     * Checks grant {@code ref} of {@code granter} for {@code user} and marks it READING (and
+     * WRITING) with a compare-and-set, then translates the granted frame: its machine address, or a
+     * negative errno with the entry left as it was.
+     */
+    private long pin(Cpu cpu, Domain user, Domain granter, int ref, boolean writable) {
+        long[] pages = tablePages[granter.id()];
+        if (pages == null || ref < 0 || ref >= pages.length * GrantEntry.PER_PAGE) {
+            return -Errno.EINVAL;
+        }
+        long entry = pages[ref / GrantEntry.PER_PAGE] + (long) (ref % GrantEntry.PER_PAGE) * GrantEntry.BYTES;
+        int mark = GrantEntry.READING | (writable ? GrantEntry.WRITING : 0);
+        boolean pinned = false;
+        for (int i = 0; i < CAS_TRIES && !pinned; i++) {
+            int word = memory.getIntVolatile(entry + GrantEntry.WORD);
+            int flags = GrantEntry.flags(word);
+            if ((flags & GrantEntry.TYPE_MASK) != GrantEntry.PERMIT_ACCESS || GrantEntry.domid(word) != user.id()) {
+                return -Errno.EACCES;
+            }
+            if (writable && (flags & GrantEntry.READONLY) != 0) {
+                return -Errno.EPERM;
+            }
+            pinned = memory.compareAndSetInt(entry + GrantEntry.WORD, word, word | mark);
+        }
+        if (!pinned) {
+            return -Errno.EBUSY;
+        }
+        readPins[granter.id()][ref]++;
+        if (writable) {
+            writePins[granter.id()][ref]++;
+        }
+        // The frame is read after the compare-and-set (a full fence): it is the one granted.
+        long ma = frameOf(cpu, granter, Integer.toUnsignedLong(memory.getInt(entry + GrantEntry.FRAME)), writable);
+        if (ma < 0) {
+            unpin(granter, ref, writable);
+        }
+        return ma;
+    }
+
+    /** Drops one pin; when the last reader or writer goes, clears READING or WRITING. */
+    private void unpin(Domain granter, int ref, boolean writable) {
+        int[] reads = readPins[granter.id()];
+        if (reads == null || ref < 0 || ref >= reads.length) {
+            return;
+        }
+        reads[ref]--;
+        if (writable) {
+            writePins[granter.id()][ref]--;
+        }
+        int clear = (reads[ref] == 0 ? GrantEntry.READING : 0) | (writePins[granter.id()][ref] == 0 ? GrantEntry.WRITING : 0);
+        if (clear == 0) {
+            return;
+        }
+        long entry = tablePages[granter.id()][ref / GrantEntry.PER_PAGE] + (long) (ref % GrantEntry.PER_PAGE) * GrantEntry.BYTES;
+        for (int i = 0; i < CAS_TRIES; i++) {
+            int word = memory.getIntVolatile(entry + GrantEntry.WORD);
+            if (memory.compareAndSetInt(entry + GrantEntry.WORD, word, word & ~clear)) {
+                return;
+            }
+        }
+        // A granter that keeps rewriting its own entry only keeps its own grant marked in use.
+    }
+
+    private Maps maps(Domain mapper) {
+        Maps m = maps[mapper.id()];
+        if (m == null) {
+            m = new Maps();
+            maps[mapper.id()] = m;
+        }
+        return m;
+    }
+
+    private long refuse(long errno) {
+        refused++;
+        return errno;
+    }
+
+    /** Frames of {@code granter} that are mapped or being copied now. */
+    public int pinned(Domain granter) {
+        int[] reads = readPins[granter.id()];
+        int n = 0;
+        if (reads != null) {
+            for (int r : reads) {
+                if (r != 0) {
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
+    public long mapped() {
+        return mapped;
+    }
+
+    public long unmapped() {
+        return unmapped;
+    }
+
+    public long copies() {
+        return copies;
+    }
+
+    public long refused() {
+        return refused;
+    }
+}
