@@ -77,6 +77,10 @@ public final class InlineExecutor {
             long r = app.submit(cpu, submitted, count - submitted);
             if (r > 0) {
                 submitted += (int) r;
+                if (submitted < count && runOnce() == 0) {
+                    // The kernel took part of the batch: let completions free room before trying again.
+                    throw stalled(target);
+                }
             } else if (r == -Errno.EAGAIN) {
                 if (runOnce() == 0) {
                     throw stalled(target);

@@ -135,7 +135,8 @@ public final class BlockFront implements BlockDriver {
         if (broken) {
             return 0;
         }
-        int free = Math.min(ring.freeRequests() - pending, freeSlotCount);
+        // freeRequests() already counts the requests written but not yet published.
+        int free = Math.min(ring.freeRequests(), freeSlotCount);
         int perRequest = BlockProtocol.MAX_SEGMENTS;
         int byPages = mode == GrantMode.PERSISTENT ? freePoolCount / perRequest : grants.freeReferences() / perRequest;
         return Math.max(0, Math.min(free, byPages));

@@ -77,6 +77,7 @@ class CrossingTraceTest {
     @ParameterizedTest
     @EnumSource(Placement.class)
     void depthOneCountMatchesThePaper(Placement placement) {
-        assertEquals(placement.paperCrossings(), traceOfOneIo(placement, Aio.PREAD).size());
+        assertEquals(placement.paperCrossings(),
+            SplitDriverTraceTest.trace(placement, org.hvbench.core.guest.GrantMode.PERSISTENT, Aio.PREAD).size());
     }
 }

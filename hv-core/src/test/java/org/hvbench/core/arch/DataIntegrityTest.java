@@ -9,6 +9,7 @@ import java.util.stream.Stream;
 
 import org.hvbench.core.dev.MachineConfig;
 import org.hvbench.core.guest.Aio;
+import org.hvbench.core.guest.GrantMode;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -26,24 +27,32 @@ class DataIntegrityTest {
     static Stream<Arguments> cases() {
         Stream.Builder<Arguments> cases = Stream.builder();
         for (Placement p : Placement.values()) {
-            for (boolean file : new boolean[] {false, true}) {
-                cases.add(Arguments.of(p, file));
+            GrantMode[] modes = splitDriver(p) ? GrantMode.values() : new GrantMode[] {GrantMode.PERSISTENT};
+            for (GrantMode mode : modes) {
+                for (boolean file : new boolean[] {false, true}) {
+                    cases.add(Arguments.of(p, mode, file));
+                }
             }
         }
         return cases.build();
     }
 
-    @ParameterizedTest(name = "{0} file={1}")
+    /** Placements where a back end or emulator reaches the guest's pages, so the grant mode matters. */
+    static boolean splitDriver(Placement p) {
+        return p == Placement.IO_PARTITION || p.id().equals("dom0-emulator");
+    }
+
+    @ParameterizedTest(name = "{0} {1} file={2}")
     @MethodSource("cases")
-    void writtenBytesReadBackExactly(Placement placement, boolean fileDisk) {
-        MachineConfig config = MachineConfig.defaults().memory(64L << 20).diskBytes(8L << 20);
+    void writtenBytesReadBackExactly(Placement placement, GrantMode mode, boolean fileDisk) {
+        MachineConfig config = MachineConfig.defaults().memory(96L << 20).diskBytes(8L << 20);
         if (fileDisk) {
-            config.diskFile(dir.resolve("disk-" + placement.id() + ".img"));
+            config.diskFile(dir.resolve("disk-" + placement.id() + "-" + mode + ".img"));
         }
         Random random = new Random(placement.ordinal() * 31L + (fileDisk ? 1 : 0));
         int[] sizes = {512, 4096, 4096 + 512, 3 * 4096, 45056, 64 << 10, Aio.MAX_IO_BYTES};
         int[] offsetsInPage = {0, 512, 3584};
-        try (IoPath path = placement.open(config, 4)) {
+        try (IoPath path = placement.open(config, 4, mode)) {
             IoDriver io = new IoDriver(path);
             long diskOffset = 4096;
             for (int size : sizes) {
@@ -71,7 +80,7 @@ class DataIntegrityTest {
         Path file = dir.resolve("persist-" + placement.id() + ".img");
         byte[] data = new byte[8192];
         new Random(7).nextBytes(data);
-        MachineConfig config = MachineConfig.defaults().memory(64L << 20).diskBytes(4L << 20).diskFile(file);
+        MachineConfig config = MachineConfig.defaults().memory(96L << 20).diskBytes(4L << 20).diskFile(file);
         try (IoPath path = placement.open(config, 1)) {
             IoDriver io = new IoDriver(path);
             assertEquals(8192, io.write(1 << 20, io.buffer(8192, 0), data));

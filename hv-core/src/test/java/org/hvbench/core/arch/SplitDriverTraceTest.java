@@ -51,4 +51,38 @@ class SplitDriverTraceTest {
             "VIRQ hypervisor->guest-kernel",
             "UPCALL guest-kernel->guest-app"), trace(Placement.IO_PARTITION, GrantMode.PERSISTENT, opcode));
     }
+
+    @ParameterizedTest
+    @CsvSource({"0", "1"})
+    void mapModeAddsAMapAndAnUnmapRoundTrip(int opcode) {
+        assertEquals(List.of(
+            "SYSCALL guest-app->guest-kernel",
+            "HYPERCALL guest-kernel->hypervisor",
+            "VIRQ hypervisor->partition-kernel",
+            "HYPERCALL partition-kernel->hypervisor",
+            "VMENTRY hypervisor->partition-kernel",
+            "DEVICE_START partition-kernel->device",
+            "VMENTRY hypervisor->guest-kernel",
+            "SYSRET guest-kernel->guest-app",
+            "DEVICE_IRQ device->hypervisor",
+            "VIRQ hypervisor->partition-kernel",
+            "HYPERCALL partition-kernel->hypervisor",
+            "VMENTRY hypervisor->partition-kernel",
+            "HYPERCALL partition-kernel->hypervisor",
+            "VIRQ hypervisor->guest-kernel",
+            "UPCALL guest-kernel->guest-app"), trace(Placement.IO_PARTITION, GrantMode.MAP, opcode));
+    }
+
+    @org.junit.jupiter.api.Test
+    void copyModeCopiesBeforeAWriteAndAfterARead() {
+        List<String> copyRoundTrip = List.of("HYPERCALL partition-kernel->hypervisor", "VMENTRY hypervisor->partition-kernel");
+        List<String> write = trace(Placement.IO_PARTITION, GrantMode.COPY, Aio.PWRITE);
+        List<String> read = trace(Placement.IO_PARTITION, GrantMode.COPY, Aio.PREAD);
+        assertEquals(13, write.size(), write.toString());
+        assertEquals(13, read.size(), read.toString());
+        assertEquals(copyRoundTrip, write.subList(3, 5), "write: copied in before the device starts");
+        assertEquals("DEVICE_START partition-kernel->device", write.get(5));
+        assertEquals(copyRoundTrip, read.subList(8, 10), "read: copied out after the interrupt");
+        assertEquals("VIRQ hypervisor->partition-kernel", read.get(7));
+    }
 }
