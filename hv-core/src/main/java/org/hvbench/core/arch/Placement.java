@@ -15,7 +15,8 @@ public enum Placement {
     NATIVE("native", 5, "Figure 4", "the driver in the kernel of an OS on bare hardware"),
     HYPERVISOR_PV("hypervisor-pv", 8, "Figure 5", "the driver in the hypervisor, reached by hypercall (paravirtual)"),
     HYPERVISOR_TRAP("hypervisor-trap", 8, "Figure 5", "the driver in the hypervisor, reached by a trapped start-I/O (full virtualization)"),
-    IO_PARTITION("io-partition", 11, "Figure 6", "the driver in a privileged I/O partition's kernel, reached through split drivers");
+    IO_PARTITION("io-partition", 11, "Figure 6", "the driver in a privileged I/O partition's kernel, reached through split drivers"),
+    DOM0_EMULATOR("dom0-emulator", 16, "Figure 7", "a user-space device emulator in the I/O partition, reached by a trapped start-I/O");
 
     private final String id;
     private final int paperCrossings;
@@ -94,6 +95,8 @@ public enum Placement {
                 return new HypervisorPlacement(this, config, capacity, false);
             case IO_PARTITION:
                 return new IoPartitionPlacement(config, capacity, grantMode);
+            case DOM0_EMULATOR:
+                return new EmulatorPlacement(config, capacity, grantMode);
             default:
                 throw new IllegalStateException("placement " + id + " has no builder");
         }

@@ -225,6 +225,19 @@ public final class EventChannels implements HypercallHandler {
         return port;
     }
 
+    /**
+     * A port of {@code owner} that only the hypervisor raises (with {@link #deliver}), as for an I/O
+     * request forwarded to an emulator.
+     */
+    public int bindHypervisorEvent(Domain owner) {
+        int port = freePort(owner);
+        if (port < 0) {
+            throw new IllegalStateException("no free event port in " + owner);
+        }
+        state[owner.id()][port] = PIRQ;
+        return port;
+    }
+
     /** Event sends made by domains. */
     public long sends() {
         return sends;

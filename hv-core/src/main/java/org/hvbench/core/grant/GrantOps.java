@@ -41,7 +41,7 @@ import org.hvbench.core.mem.Translation;
 public final class GrantOps implements HypercallHandler {
     public static final int MAX_TABLE_PAGES = 4;
     public static final int MAX_BATCH = 32;
-    public static final int MAX_MAPS = 4096;
+    public static final int MAX_MAPS = 16384;
 
     public static final int MAP_BYTES = 24;
     public static final int MAP_HOST = 0;

@@ -20,6 +20,10 @@ public final class App {
     @FunctionalInterface
     public interface CompletionListener {
         void onCompletion(Cpu cpu, long userData, int result);
+
+        /** Every event of one upcall has been passed on. */
+        default void onBatchDone(Cpu cpu) {
+        }
     }
 
     private final Kernel kernel;
@@ -113,6 +117,9 @@ public final class App {
             }
         }
         events.consume((int) n);
+        if (listener != null) {
+            listener.onBatchDone(cpu);
+        }
     }
 
     /** The result of the last completed I/O with this user data: bytes, or a negative errno. */

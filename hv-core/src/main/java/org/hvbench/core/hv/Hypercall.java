@@ -10,6 +10,7 @@ package org.hvbench.core.hv;
  * | op             | a0           | a1                 | a2        | result                          |
  * |----------------|--------------|--------------------|-----------|---------------------------------|
  * | MULTICALL 13   | gpa of calls | count (1..32)      |           | 0; each call's result written back |
+ * | DM_OP 41       | DM_INJECT_IRQ| guest domain id    |           | 0 (privileged callers only)     |
  * | CONSOLE_IO 18  | CONSOLE_WRITE| length (0..256)    | gpa       | bytes written                   |
  * | BLOCK_IO 48    | BLOCK_SETUP  | gpa of response queue page | entries | 0                         |
  * | BLOCK_IO 48    | BLOCK_SUBMIT | gpa of blkif requests | count (1..32) | requests accepted (all)  |

@@ -254,7 +254,7 @@ public final class Hypervisor {
      * @throws IllegalStateException when the number already has a handler
      */
     public void registerHypercall(int op, HypercallHandler handler) {
-        if (op < 0 || op >= MAX_HYPERCALL || op == Hypercall.MULTICALL || op == Hypercall.CONSOLE_IO) {
+        if (op < 0 || op >= MAX_HYPERCALL || op == Hypercall.MULTICALL || op == Hypercall.CONSOLE_IO || op == Hypercall.DM_OP) {
             throw new IllegalArgumentException("hypercall " + op + " cannot be registered (0.." + (MAX_HYPERCALL - 1)
                 + ", not the built-in multicall or console_io)");
         }
@@ -338,6 +338,9 @@ public final class Hypervisor {
         if (op == Hypercall.GRANT_TABLE_OP) {
             return "grant table operation";
         }
+        if (op == Hypercall.DM_OP) {
+            return "the partition kernel asks the hypervisor to interrupt the guest (dm_op)";
+        }
         return "hypercall";
     }
 
@@ -411,10 +414,28 @@ public final class Hypervisor {
                 return consoleIo(cpu, d, a0, a1, a2);
             case Hypercall.MULTICALL:
                 return multicall(cpu, d, a0, a1);
+            case Hypercall.DM_OP:
+                return dmOp(cpu, d, a0, a1);
             default:
                 HypercallHandler handler = op >= 0 && op < MAX_HYPERCALL ? handlers[op] : null;
                 return handler == null ? -Errno.ENOSYS : handler.call(cpu, d, a0, a1, a2, a3);
         }
+    }
+
+    /** A privileged device emulator raises its emulated device's interrupt in a guest. */
+    private long dmOp(Cpu cpu, Domain caller, long cmd, long target) {
+        if (!caller.privileged()) {
+            return -Errno.EPERM;
+        }
+        if (cmd != Hypercall.DM_INJECT_IRQ) {
+            return -Errno.EINVAL;
+        }
+        Domain d = target >= 0 && target < MAX_DOMAINS ? domains[(int) target] : null;
+        if (d == null || d == caller) {
+            return -Errno.ENOENT;
+        }
+        notify(cpu, d, "the hypervisor injects the emulated device's interrupt into the guest kernel");
+        return 0;
     }
 
     private long consoleIo(Cpu cpu, Domain d, long cmd, long length, long gpa) {

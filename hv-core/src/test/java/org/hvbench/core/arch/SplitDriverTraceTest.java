@@ -85,4 +85,26 @@ class SplitDriverTraceTest {
         assertEquals(copyRoundTrip, read.subList(8, 10), "read: copied out after the interrupt");
         assertEquals("VIRQ hypervisor->partition-kernel", read.get(7));
     }
+
+    @ParameterizedTest
+    @CsvSource({"0", "1"})
+    void emulatorWithPersistentMappingsGivesSixteenCrossings(int opcode) {
+        assertEquals(List.of(
+            "SYSCALL guest-app->guest-kernel",
+            "VMEXIT guest-kernel->hypervisor",
+            "VIRQ hypervisor->partition-kernel",
+            "UPCALL partition-kernel->emulator",
+            "SYSCALL emulator->partition-kernel",
+            "DEVICE_START partition-kernel->device",
+            "SYSRET partition-kernel->emulator",
+            "VMENTRY hypervisor->guest-kernel",
+            "SYSRET guest-kernel->guest-app",
+            "DEVICE_IRQ device->hypervisor",
+            "VIRQ hypervisor->partition-kernel",
+            "UPCALL partition-kernel->emulator",
+            "SYSCALL emulator->partition-kernel",
+            "HYPERCALL partition-kernel->hypervisor",
+            "VIRQ hypervisor->guest-kernel",
+            "UPCALL guest-kernel->guest-app"), trace(Placement.DOM0_EMULATOR, GrantMode.PERSISTENT, opcode));
+    }
 }

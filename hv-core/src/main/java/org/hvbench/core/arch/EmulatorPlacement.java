@@ -1,0 +1,99 @@
+package org.hvbench.core.arch;
+
+import org.hvbench.core.cpu.Context;
+import org.hvbench.core.cpu.IrqLine;
+import org.hvbench.core.cpu.PrivilegeLevel;
+import org.hvbench.core.dev.Machine;
+import org.hvbench.core.dev.MachineConfig;
+import org.hvbench.core.evtchn.EventChannels;
+import org.hvbench.core.evtchn.EventDispatcher;
+import org.hvbench.core.evtchn.IoRequestForwarder;
+import org.hvbench.core.grant.GrantOps;
+import org.hvbench.core.guest.App;
+import org.hvbench.core.guest.DeviceDriver;
+import org.hvbench.core.guest.DomainMemory;
+import org.hvbench.core.guest.Emulator;
+import org.hvbench.core.guest.GrantMode;
+import org.hvbench.core.guest.Kernel;
+import org.hvbench.core.guest.NativeDevicePort;
+import org.hvbench.core.guest.TrappedDevicePort;
+import org.hvbench.core.hv.Domain;
+import org.hvbench.core.hv.Hypervisor;
+
+/**
+ * {@code dom0-emulator}: the device emulated in user space of the I/O partition (Xen HVM with a
+ * QEMU-style emulator; Karger and Safford, figure 7). The guest's unmodified driver traps; the
+ * hypervisor forwards the request to the partition, whose kernel wakes the emulator; the emulator does
+ * asynchronous I/O through its kernel, which drives the device; completions go the same way back and
+ * the emulator has the hypervisor interrupt the guest. One I/O: SYSCALL, VMEXIT, VIRQ, UPCALL,
+ * SYSCALL, DEVICE_START, SYSRET, VMENTRY, SYSRET, DEVICE_IRQ, VIRQ, UPCALL, SYSCALL, HYPERCALL, VIRQ,
+ * UPCALL.
+ */
+final class EmulatorPlacement extends BasePlacement {
+    private final Hypervisor hypervisor;
+    private final Domain partition;
+    private final Domain guest;
+    private final EventChannels channels;
+    private final Emulator emulator;
+
+    EmulatorPlacement(MachineConfig config, int depth, GrantMode mode) {
+        super(Placement.DOM0_EMULATOR, new Machine(config));
+        hypervisor = new Hypervisor(machine);
+        hypervisor.attach(cpu);
+        new GrantOps(hypervisor);
+        channels = new EventChannels(hypervisor);
+        partition = hypervisor.createDomain("partition", "partition", 16L << 20, true);
+        guest = hypervisor.createDomain("guest", "guest", HypervisorPlacement.guestBytes(depth), false);
+
+        // The partition: its kernel drives the device; its one application is the emulator.
+        cpu.start(partition.kernel());
+        DomainMemory partitionMemory = new DomainMemory(partition, machine.memory(), hypervisor);
+        EventDispatcher partitionEvents = new EventDispatcher(hypervisor, partition, machine.memory(),
+            cpu.view(partition.space()), partition.sharedInfoGpa(), IoPartitionPlacement.EVENT_ROUNDS);
+        partition.setVirqHandler(partitionEvents);
+        Context emulatorContext = new Context("emulator", partition.id(), PrivilegeLevel.USER, partition.space());
+        Kernel partitionKernel = new Kernel(partitionMemory, partition.kernel(), emulatorContext, 128);
+        DeviceDriver driver = new DeviceDriver(cpu, partitionMemory, new NativeDevicePort(machine.device(),
+            hypervisor.deviceContext()), partitionKernel, config.queueEntries());
+        partitionKernel.attachDriver(driver);
+        int irqPort = channels.bindPhysicalIrq(cpu, BLOCK_VECTOR, partition);
+        machine.device().connectInterrupt(new IrqLine(cpu.interrupts(), BLOCK_VECTOR));
+        partitionEvents.bind(irqPort, (c, port) -> {
+            driver.onInterrupt(c);
+            c.idleSwitch(partition.kernel());
+        });
+        IoRequestForwarder requests = new IoRequestForwarder(hypervisor, channels, partition,
+            partitionMemory.allocateWindow(1), guest);
+        emulator = new Emulator(cpu, hypervisor, partitionMemory, partitionKernel, partitionEvents, guest, requests, mode,
+            0, machine.backing().sectors(), config.queueEntries());
+
+        // The guest: an unmodified driver whose register writes trap.
+        cpu.start(guest.kernel());
+        DomainMemory guestMemory = new DomainMemory(guest, machine.memory());
+        Kernel kernel = new Kernel(guestMemory, guest.kernel(), guest.app(), depth);
+        kernel.attachDriver(new DeviceDriver(cpu, guestMemory, new TrappedDevicePort(hypervisor), kernel, config.queueEntries()));
+        guest.setVirqHandler(kernel::onVirtualInterrupt);
+        booted(new App(cpu, kernel, guestMemory));
+    }
+
+    @Override
+    public long notifications() {
+        return channels.delivered();
+    }
+
+    Hypervisor hypervisor() {
+        return hypervisor;
+    }
+
+    Domain partition() {
+        return partition;
+    }
+
+    Domain guest() {
+        return guest;
+    }
+
+    Emulator emulator() {
+        return emulator;
+    }
+}
