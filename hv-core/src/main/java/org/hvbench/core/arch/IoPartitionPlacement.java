@@ -41,6 +41,7 @@ final class IoPartitionPlacement extends BasePlacement {
     private final EventChannels channels;
     private final BlockBack back;
     private final BlockFront front;
+    private final Store store;
 
     IoPartitionPlacement(MachineConfig config, int depth, GrantMode mode) {
         super(Placement.IO_PARTITION, new Machine(config));
@@ -48,7 +49,7 @@ final class IoPartitionPlacement extends BasePlacement {
         hypervisor.attach(cpu);
         new GrantOps(hypervisor);
         channels = new EventChannels(hypervisor);
-        Store store = new Store();
+        store = new Store();
         partition = hypervisor.createDomain("partition", "partition", 16L << 20, true);
         guest = hypervisor.createDomain("guest", "guest", HypervisorPlacement.guestBytes(depth), false);
 
@@ -115,5 +116,10 @@ final class IoPartitionPlacement extends BasePlacement {
 
     EventChannels channels() {
         return channels;
+    }
+
+    /** The toolstack's store, where further front ends announce themselves. */
+    Store store() {
+        return store;
     }
 }

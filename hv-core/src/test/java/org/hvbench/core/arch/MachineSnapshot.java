@@ -17,7 +17,7 @@ final class MachineSnapshot {
     private final long exceptFrom;
     private final long exceptTo;
 
-    private MachineSnapshot(Machine machine, int exceptOwner, long exceptFrom, long exceptTo) {
+    private MachineSnapshot(Machine machine, int[] exceptOwners, long exceptFrom, long exceptTo) {
         this.exceptFrom = exceptFrom;
         this.exceptTo = exceptTo;
         FrameAllocator frames = machine.frames();
@@ -26,19 +26,33 @@ final class MachineSnapshot {
         for (int mfn = 0; mfn < frames.frames(); mfn++) {
             owners[mfn] = frames.owner(mfn);
             boolean domainFrame = owners[mfn] >= 0 && owners[mfn] < FrameAllocator.OWNER_IO;
-            frameSums[mfn] = domainFrame && owners[mfn] != exceptOwner ? machine.memory().frameChecksum(mfn) : 0;
+            frameSums[mfn] = domainFrame && !excepted(exceptOwners, owners[mfn]) ? machine.memory().frameChecksum(mfn) : 0;
         }
         diskSum = diskChecksum(machine, exceptFrom, exceptTo);
     }
 
+    private static boolean excepted(int[] owners, int owner) {
+        for (int o : owners) {
+            if (o == owner) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Every frame of every domain but {@code exceptOwner}, and the whole disk. */
     static MachineSnapshot of(Machine machine, int exceptOwner) {
-        return new MachineSnapshot(machine, exceptOwner, 0, 0);
+        return new MachineSnapshot(machine, new int[] {exceptOwner}, 0, 0);
     }
 
     /** As {@link #of(Machine, int)}, but disk bytes {@code [exceptFrom, exceptTo)} (the domain's own extent) may change. */
     static MachineSnapshot of(Machine machine, int exceptOwner, long exceptFrom, long exceptTo) {
-        return new MachineSnapshot(machine, exceptOwner, exceptFrom, exceptTo);
+        return new MachineSnapshot(machine, new int[] {exceptOwner}, exceptFrom, exceptTo);
+    }
+
+    /** As above, for several domains whose frames may change (the attacker, and the partition that serves it). */
+    static MachineSnapshot of(Machine machine, int[] exceptOwners, long exceptFrom, long exceptTo) {
+        return new MachineSnapshot(machine, exceptOwners, exceptFrom, exceptTo);
     }
 
     static long diskChecksum(Machine machine) {
@@ -70,7 +84,7 @@ final class MachineSnapshot {
 
     /** Asserts that nothing outside {@code exceptOwner}'s frames changed, and the disk did not. */
     void assertUnchanged(Machine machine, String what) {
-        MachineSnapshot now = new MachineSnapshot(machine, -2, exceptFrom, exceptTo);
+        MachineSnapshot now = new MachineSnapshot(machine, new int[0], exceptFrom, exceptTo);
         for (int mfn = 0; mfn < frameSums.length; mfn++) {
             if (frameSums[mfn] != 0) {
                 assertEquals(owners[mfn], now.owners[mfn], what + ": owner of frame " + mfn + " changed");
