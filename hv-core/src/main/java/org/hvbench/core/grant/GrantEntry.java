@@ -1,5 +1,8 @@
 package org.hvbench.core.grant;
 
+import org.hvbench.core.Errno;
+import org.hvbench.core.mem.MachineMemory;
+
 /**
  * A grant entry, version 1 of Xen's grant table ({@code xen/include/public/grant_table.h}): the
  * granting domain writes it in its table to let one other domain map or copy one of its frames.
@@ -30,7 +33,47 @@ public final class GrantEntry {
     public static final int WRITING = 1 << 4;
     public static final int IN_USE = READING | WRITING;
 
+    /** Tries of a compare-and-set that loses to the granter changing the entry. */
+    static final int CAS_TRIES = 16;
+
     private GrantEntry() {
+    }
+
+    /**
+     * The hypervisor's half of the protocol: checks the entry at {@code entryMa} for {@code user} and
+     * marks it READING (and WRITING) with one compare-and-set (a full fence), so that a concurrent
+     * revocation either happens first (and the pin fails) or fails itself.
+     *
+     * @return 0; {@code -EACCES} not granted to {@code user}; {@code -EPERM} read-only for a writer;
+     *     {@code -EBUSY} when the granter kept changing the entry
+     */
+    public static int pin(MachineMemory memory, long entryMa, int user, boolean writable) {
+        int mark = READING | (writable ? WRITING : 0);
+        for (int i = 0; i < CAS_TRIES; i++) {
+            int word = memory.getIntVolatile(entryMa + WORD);
+            int flags = flags(word);
+            if ((flags & TYPE_MASK) != PERMIT_ACCESS || domid(word) != user) {
+                return -Errno.EACCES;
+            }
+            if (writable && (flags & READONLY) != 0) {
+                return -Errno.EPERM;
+            }
+            if (memory.compareAndSetInt(entryMa + WORD, word, word | mark)) {
+                return 0;
+            }
+        }
+        return -Errno.EBUSY;
+    }
+
+    /** Clears {@code bits} (READING, WRITING) of the entry with a bounded compare-and-set loop. */
+    public static boolean clear(MachineMemory memory, long entryMa, int bits) {
+        for (int i = 0; i < CAS_TRIES; i++) {
+            int word = memory.getIntVolatile(entryMa + WORD);
+            if (memory.compareAndSetInt(entryMa + WORD, word, word & ~bits)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     public static int word(int flags, int domid) {

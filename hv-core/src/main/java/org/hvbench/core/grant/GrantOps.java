@@ -71,9 +71,6 @@ public final class GrantOps implements HypercallHandler {
     public static final int COPY_SOURCE_GREF = 1;
     public static final int COPY_DEST_GREF = 2;
 
-    /** Tries of a compare-and-set on a grant entry that the granter keeps changing. */
-    private static final int CAS_TRIES = 16;
-
     private final Hypervisor hv;
     private final MachineMemory memory;
     private final FrameAllocator frames;
@@ -381,21 +378,9 @@ public final class GrantOps implements HypercallHandler {
             return -Errno.EINVAL;
         }
         long entry = pages[ref / GrantEntry.PER_PAGE] + (long) (ref % GrantEntry.PER_PAGE) * GrantEntry.BYTES;
-        int mark = GrantEntry.READING | (writable ? GrantEntry.WRITING : 0);
-        boolean pinned = false;
-        for (int i = 0; i < CAS_TRIES && !pinned; i++) {
-            int word = memory.getIntVolatile(entry + GrantEntry.WORD);
-            int flags = GrantEntry.flags(word);
-            if ((flags & GrantEntry.TYPE_MASK) != GrantEntry.PERMIT_ACCESS || GrantEntry.domid(word) != user.id()) {
-                return -Errno.EACCES;
-            }
-            if (writable && (flags & GrantEntry.READONLY) != 0) {
-                return -Errno.EPERM;
-            }
-            pinned = memory.compareAndSetInt(entry + GrantEntry.WORD, word, word | mark);
-        }
-        if (!pinned) {
-            return -Errno.EBUSY;
+        int pinned = GrantEntry.pin(memory, entry, user.id(), writable);
+        if (pinned < 0) {
+            return pinned;
         }
         readPins[granter.id()][ref]++;
         if (writable) {
@@ -424,13 +409,8 @@ public final class GrantOps implements HypercallHandler {
             return;
         }
         long entry = tablePages[granter.id()][ref / GrantEntry.PER_PAGE] + (long) (ref % GrantEntry.PER_PAGE) * GrantEntry.BYTES;
-        for (int i = 0; i < CAS_TRIES; i++) {
-            int word = memory.getIntVolatile(entry + GrantEntry.WORD);
-            if (memory.compareAndSetInt(entry + GrantEntry.WORD, word, word & ~clear)) {
-                return;
-            }
-        }
         // A granter that keeps rewriting its own entry only keeps its own grant marked in use.
+        GrantEntry.clear(memory, entry, clear);
     }
 
     private Maps maps(Domain mapper) {
