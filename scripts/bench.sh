@@ -4,13 +4,12 @@
 #   scripts/bench.sh [quick|paper|full] [JMH options...]
 #
 # Profiles (time on 2 cores):
-#   quick  under a minute: native, hypervisor-pv, hypervisor-trap; 4 KiB read; depth 1; the raw copy;
+#   quick  about a minute: every placement; 4 KiB read; depth 1; persistent grants; the raw copy;
 #          1 fork, 3 x 1 s warm-up, 5 x 1 s measurement. A first look, not for quoting.
-#   paper  about 5 min (the default): every placement at 4 KiB read, depth 1 and 32, untagged TLB,
-#          with the raw copy; 2 forks, 3 x 2 s warm-up, 5 x 2 s measurement; -prof gc.
-#   full   about 1 h: every parameter of ArchitectureBench, RawCopyBench and HypercallBench as
-#          annotated (sizes 512 B to 64 KiB, read and write, depth 1 and 32, TLB untagged and
-#          tagged); 2 forks; -prof gc.
+#   paper  about 8 min (the default): every placement at 4 KiB read, depth 1 and 32, untagged TLB,
+#          persistent grants, with the raw copy; 2 forks, 3 x 2 s warm-up, 5 x 2 s measurement; -prof gc.
+#   full   several hours: every benchmark with every parameter value as annotated, plus the grant
+#          modes map, copy and persistent for the split placements; 2 forks; -prof gc.
 # Further arguments go to JMH after the profile's, so they win: e.g. -f 3, -p depth=32, -jvm PATH.
 #
 # Output: results/<jvm-id>/<profile>-<timestamp>.json (JMH), .log (all JMH printed), .md (the table).
@@ -27,15 +26,15 @@ fi
 case "$profile" in
   quick)
     opts=(-f 1 -wi 3 -w 1s -i 5 -r 1s)
-    select=("ArchitectureBench|RawCopyBench" -p placement=native,hypervisor-pv,hypervisor-trap -p operation=read
-            -p size=4096 -p depth=1 -p tlbTagged=false -p costProfile=current-x86) ;;
+    select=("ArchitectureBench|RawCopyBench" -p operation=read -p size=4096 -p depth=1 -p tlbTagged=false
+            -p costProfile=current-x86 -p grantMode=persistent) ;;
   paper)
     opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
     select=("ArchitectureBench|RawCopyBench" -p operation=read -p size=4096 -p depth=1,32 -p tlbTagged=false
-            -p costProfile=current-x86) ;;
+            -p costProfile=current-x86 -p grantMode=persistent) ;;
   full)
     opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
-    select=("ArchitectureBench|RawCopyBench|HypercallBench") ;;
+    select=(".*" -p grantMode=map,copy,persistent) ;;
   -h|--help|help)
     sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
     exit 0 ;;

@@ -11,6 +11,7 @@ import org.hvbench.core.dev.MachineConfig;
 import org.hvbench.core.exec.InlineExecutor;
 import org.hvbench.core.guest.Aio;
 import org.hvbench.core.guest.App;
+import org.hvbench.core.guest.GrantMode;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -42,7 +43,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 2, jvmArgsAppend = {BuildFlags.ADD_OPENS_FLAG, BuildFlags.ADD_OPENS_VALUE})
 public class ArchitectureBench {
-    @Param({"native", "hypervisor-pv", "hypervisor-trap"})
+    @Param({"native", "hypervisor-pv", "hypervisor-trap", "io-partition", "dom0-emulator"})
     public String placement;
 
     @Param({"read", "write"})
@@ -57,6 +58,13 @@ public class ArchitectureBench {
     @Param({"false", "true"})
     public boolean tlbTagged;
 
+    /**
+     * How the partition's back end or emulator reaches the guest's pages: map, copy or persistent.
+     * Only io-partition and dom0-emulator use it.
+     */
+    @Param({"persistent"})
+    public String grantMode;
+
     /** none, paper-era, current-x86, or a path to a profile file; changes only the modelledNs counter. */
     @Param({"current-x86"})
     public String costProfile;
@@ -70,7 +78,7 @@ public class ArchitectureBench {
     @Setup(Level.Trial)
     public void boot() {
         MachineConfig config = BenchConfig.machine().tlbTagged(tlbTagged).costProfile(costProfile);
-        path = Placement.parse(placement).open(config, depth);
+        path = Placement.parse(placement).open(config, depth, GrantMode.parse(grantMode));
         executor = new InlineExecutor(path);
         app = path.app();
         cpu = path.cpu();
@@ -84,6 +92,8 @@ public class ArchitectureBench {
             app.memory().hostWrite(buffer, data, 0, size);
             app.prepare(cpu, i, opcode, (long) i * BenchConfig.roundToPage(size), buffer, size, i);
         }
+        // Two warm-up batches: persistent grants and the emulator's map cache map each page once.
+        executor.runBatch(depth);
         executor.runBatch(depth);
         for (int i = 0; i < depth; i++) {
             if (app.result(i) != size) {
@@ -97,11 +107,13 @@ public class ArchitectureBench {
         long crossings = trace.total();
         long misses = cpu.tlb().misses();
         long picos = path.modelledPicos();
+        long notifications = path.notifications();
         executor.runBatch(depth);
         counters.ios += depth;
         counters.crossings += trace.total() - crossings;
         counters.tlbMisses += cpu.tlb().misses() - misses;
         counters.modelledNs += (path.modelledPicos() - picos) / 1000.0;
+        counters.notifications += path.notifications() - notifications;
         return app.completed();
     }
 

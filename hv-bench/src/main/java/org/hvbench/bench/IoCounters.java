@@ -24,6 +24,8 @@ public class IoCounters {
     public long tlbMisses;
     /** Modelled nanoseconds of work, by the cost profile in use. */
     public double modelledNs;
+    /** Notifications between domains (event sends); zero where there are none. */
+    public long notifications;
 
     @Setup(Level.Iteration)
     public void clear() {
@@ -31,5 +33,6 @@ public class IoCounters {
         crossings = 0;
         tlbMisses = 0;
         modelledNs = 0;
+        notifications = 0;
     }
 }

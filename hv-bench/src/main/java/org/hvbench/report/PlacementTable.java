@@ -27,12 +27,12 @@ public final class PlacementTable {
     /** One measured placement in one setting. */
     public record Row(String placement, double crossingsPerIo, int paperCrossings, double ios, double iosError,
                       double costVsNative, double costVsNativeError, double tlbMissesPerIo, double modelledNsPerIo,
-                      double allocBytesPerIo) {
+                      double allocBytesPerIo, double notificationsPerIo) {
     }
 
     /** One setting and its rows, native first. */
-    public record Group(String operation, int size, int depth, String tlbTagged, String costProfile, List<Row> rows,
-                        Row rawCopy) {
+    public record Group(String operation, int size, int depth, String tlbTagged, String costProfile, String grantMode,
+                        List<Row> rows, Row rawCopy) {
         public Row row(String placement) {
             return rows.stream().filter(r -> r.placement().equals(placement)).findFirst().orElse(null);
         }
@@ -50,7 +50,7 @@ public final class PlacementTable {
         for (JmhResult r : results) {
             if (r.simpleName().equals(ARCHITECTURE)) {
                 List<String> key = List.of(r.param("operation"), r.param("size"), r.param("depth"), r.param("tlbTagged"),
-                    r.param("costProfile"));
+                    r.param("costProfile"), Objects.toString(r.param("grantMode"), "persistent"));
                 bySetting.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
             } else if (r.simpleName().equals(RAW_COPY)) {
                 raw.add(r);
@@ -70,10 +70,10 @@ public final class PlacementTable {
             rows.sort(Comparator.comparingInt(r -> order(r.placement())));
             JmhResult copy = raw.stream().filter(r -> Objects.equals(r.param("operation"), k.get(0))
                 && Objects.equals(r.param("size"), k.get(1)) && Objects.equals(r.param("depth"), k.get(2))).findFirst().orElse(null);
-            groups.add(new Group(k.get(0), size, depth, k.get(3), k.get(4), rows, copy == null ? null : rawRow(copy, nat)));
+            groups.add(new Group(k.get(0), size, depth, k.get(3), k.get(4), k.get(5), rows, copy == null ? null : rawRow(copy, nat)));
         }
         groups.sort(Comparator.comparing(Group::operation).thenComparingInt(Group::size).thenComparingInt(Group::depth)
-            .thenComparing(Group::tlbTagged).thenComparing(Group::costProfile));
+            .thenComparing(Group::tlbTagged).thenComparing(Group::costProfile).thenComparing(Group::grantMode));
         return groups;
     }
 
@@ -110,12 +110,13 @@ public final class PlacementTable {
         double[] ratio = r == nat ? new double[] {1, 0} : ratio(nat, r);
         JmhResult.Metric alloc = r.secondary("gc.alloc.rate.norm");
         return new Row(r.param("placement"), perIo(r, "crossings"), paper, ios(r), iosError(r), ratio[0], ratio[1],
-            perIo(r, "tlbMisses"), perIo(r, "modelledNs"), alloc == null ? Double.NaN : alloc.score() / depth);
+            perIo(r, "tlbMisses"), perIo(r, "modelledNs"), alloc == null ? Double.NaN : alloc.score() / depth,
+            perIo(r, "notifications"));
     }
 
     private static Row rawRow(JmhResult copy, JmhResult nat) {
         double[] ratio = ratio(nat, copy);
-        return new Row("raw copy (floor)", 0, 0, ios(copy), iosError(copy), ratio[0], ratio[1], 0, Double.NaN, Double.NaN);
+        return new Row("raw copy (floor)", 0, 0, ios(copy), iosError(copy), ratio[0], ratio[1], 0, Double.NaN, Double.NaN, 0);
     }
 
     /**
@@ -137,20 +138,22 @@ public final class PlacementTable {
     public static String markdown(List<Group> groups) {
         StringBuilder b = new StringBuilder();
         for (Group g : groups) {
-            b.append(String.format(Locale.ROOT, "### %s %s, queue depth %d, TLB %s, cost profile %s%n%n", g.operation(),
-                size(g.size()), g.depth(), "true".equals(g.tlbTagged()) ? "tagged" : "untagged", g.costProfile()));
-            b.append("| placement | crossings per I/O | paper, per I/O | I/O per s ± 99.9% | time per I/O × native"
-                + " | TLB misses per I/O | modelled ns per I/O | alloc B per I/O |\n");
-            b.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+            b.append(String.format(Locale.ROOT, "### %s %s, queue depth %d, TLB %s, cost profile %s, grant mode %s%n%n",
+                g.operation(), size(g.size()), g.depth(), "true".equals(g.tlbTagged()) ? "tagged" : "untagged", g.costProfile(),
+                g.grantMode()));
+            b.append("| placement | crossings per I/O | paper, per I/O | notifications per I/O | I/O per s ± 99.9%"
+                + " | time per I/O × native | TLB misses per I/O | modelled ns per I/O | alloc B per I/O |\n");
+            b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
             for (Row r : g.rows()) {
-                b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s |%n", r.placement(),
+                b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", r.placement(),
                     fixed(r.crossingsPerIo(), 2), r.paperCrossings() < 0 ? "" : Integer.toString(r.paperCrossings()),
-                    withError(r.ios(), r.iosError()), ratio(r.costVsNative(), r.costVsNativeError()),
-                    fixed(r.tlbMissesPerIo(), 1), fixed(r.modelledNsPerIo(), 0), fixed(r.allocBytesPerIo(), 3)));
+                    fixed(r.notificationsPerIo(), 2), withError(r.ios(), r.iosError()),
+                    ratio(r.costVsNative(), r.costVsNativeError()), fixed(r.tlbMissesPerIo(), 1), fixed(r.modelledNsPerIo(), 0),
+                    fixed(r.allocBytesPerIo(), 3)));
             }
             Row raw = g.rawCopy();
             if (raw != null) {
-                b.append(String.format(Locale.ROOT, "| %s | 0 | | %s | %s | 0 | | |%n", raw.placement(),
+                b.append(String.format(Locale.ROOT, "| %s | 0 | | | %s | %s | 0 | | |%n", raw.placement(),
                     withError(raw.ios(), raw.iosError()), ratio(raw.costVsNative(), raw.costVsNativeError())));
             }
             double floor = g.nativeOverRawCopy();

@@ -65,7 +65,7 @@ class PlacementTableTest {
         assertTrue(Double.isNaN(g.row("hypervisor-pv").costVsNative()));
         assertNull(g.rawCopy());
         assertTrue(Double.isNaN(g.nativeOverRawCopy()));
-        assertTrue(PlacementTable.markdown(List.of(g)).contains("| hypervisor-pv | 8.00 | 8 |"));
+        assertTrue(PlacementTable.markdown(List.of(g)).contains("| hypervisor-pv | 8.00 | 8 |  |"));
     }
 
     @Test

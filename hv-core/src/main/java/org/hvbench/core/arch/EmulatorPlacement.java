@@ -33,15 +33,15 @@ final class EmulatorPlacement extends BasePlacement {
     private final Hypervisor hypervisor;
     private final Domain partition;
     private final Domain guest;
-    private final EventChannels channels;
     private final Emulator emulator;
+    private final IoRequestForwarder requests;
 
     EmulatorPlacement(MachineConfig config, int depth, GrantMode mode) {
         super(Placement.DOM0_EMULATOR, new Machine(config));
         hypervisor = new Hypervisor(machine);
         hypervisor.attach(cpu);
         new GrantOps(hypervisor);
-        channels = new EventChannels(hypervisor);
+        EventChannels channels = new EventChannels(hypervisor);
         partition = hypervisor.createDomain("partition", "partition", 16L << 20, true);
         guest = hypervisor.createDomain("guest", "guest", HypervisorPlacement.guestBytes(depth), false);
 
@@ -62,7 +62,7 @@ final class EmulatorPlacement extends BasePlacement {
             driver.onInterrupt(c);
             c.idleSwitch(partition.kernel());
         });
-        IoRequestForwarder requests = new IoRequestForwarder(hypervisor, channels, partition,
+        requests = new IoRequestForwarder(hypervisor, channels, partition,
             partitionMemory.allocateWindow(1), guest);
         emulator = new Emulator(cpu, hypervisor, partitionMemory, partitionKernel, partitionEvents, guest, requests, mode,
             0, machine.backing().sectors(), config.queueEntries());
@@ -76,9 +76,10 @@ final class EmulatorPlacement extends BasePlacement {
         booted(new App(cpu, kernel, guestMemory));
     }
 
+    /** The emulator's counterparts of ring notifications: I/O requests forwarded to it, interrupts it injects. */
     @Override
     public long notifications() {
-        return channels.delivered();
+        return requests.forwarded() + emulator.interruptsInjected();
     }
 
     Hypervisor hypervisor() {

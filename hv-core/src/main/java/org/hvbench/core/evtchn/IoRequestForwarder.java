@@ -36,7 +36,6 @@ public final class IoRequestForwarder implements MmioHandler {
     public static final int READY = 1;
     public static final int DONE = 2;
 
-    private final Hypervisor hv;
     private final EventChannels channels;
     private final Domain emulatorDomain;
     private final MachineMemory memory;
@@ -51,7 +50,6 @@ public final class IoRequestForwarder implements MmioHandler {
      * request page is mapped into that domain's window at {@code windowGpa}.
      */
     public IoRequestForwarder(Hypervisor hv, EventChannels channels, Domain emulatorDomain, long windowGpa, Domain guest) {
-        this.hv = hv;
         this.channels = channels;
         this.emulatorDomain = emulatorDomain;
         this.memory = hv.machine().memory();

@@ -95,6 +95,7 @@ public final class Emulator {
     private long commands;
     private long rejected;
     private long privcmds;
+    private long injected;
 
     /**
      * Builds the emulator as the one application of the partition's {@code kernel}, binds the
@@ -539,6 +540,7 @@ public final class Emulator {
         if (cqPending > 0) {
             guestCq.publish(cqPending);
             cqPending = 0;
+            injected++;
             privcmd(cpu, Hypercall.DM_OP, Hypercall.DM_INJECT_IRQ, guest.id(), 0);
         }
     }
@@ -555,6 +557,11 @@ public final class Emulator {
     /** Hypercalls made through the partition kernel. */
     public long privcmds() {
         return privcmds;
+    }
+
+    /** Interrupts injected into the guest (one per batch of completions). */
+    public long interruptsInjected() {
+        return injected;
     }
 
     public boolean failed() {
