@@ -8,6 +8,9 @@
 #          1 fork, 3 x 1 s warm-up, 5 x 1 s measurement. A first look, not for quoting.
 #   paper  about 8 min (the default): every placement at 4 KiB read, depth 1 and 32, untagged TLB,
 #          persistent grants, with the raw copy; 2 forks, 3 x 2 s warm-up, 5 x 2 s measurement; -prof gc.
+#   split  about 25 min: io-partition and dom0-emulator in every grant mode (map, copy, persistent)
+#          at 4 KiB read, depth 1 and 32, with native and the raw copy beside them; GrantBench;
+#          EventChannelBench; 2 forks; -prof gc.
 #   full   several hours: every benchmark with every parameter value as annotated, plus the grant
 #          modes map, copy and persistent for the split placements; 2 forks; -prof gc.
 # Further arguments go to JMH after the profile's, so they win: e.g. -f 3, -p depth=32, -jvm PATH.
@@ -32,6 +35,11 @@ case "$profile" in
     opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
     select=("ArchitectureBench|RawCopyBench" -p operation=read -p size=4096 -p depth=1,32 -p tlbTagged=false
             -p costProfile=current-x86 -p grantMode=persistent) ;;
+  split)
+    opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
+    select=("ArchitectureBench|RawCopyBench|GrantBench|EventChannelBench" -p placement=native,io-partition,dom0-emulator
+            -p grantMode=map,copy,persistent -p operation=read -p size=4096 -p depth=1,32 -p tlbTagged=false
+            -p costProfile=current-x86 -p payload=512,4096,65536 -p guests=1,16) ;;
   full)
     opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
     select=(".*" -p grantMode=map,copy,persistent) ;;
@@ -39,7 +47,7 @@ case "$profile" in
     sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
     exit 0 ;;
   *)
-    die "unknown profile '$profile'; use quick, paper or full (scripts/bench.sh --help)" ;;
+    die "unknown profile '$profile'; use quick, paper, split or full (scripts/bench.sh --help)" ;;
 esac
 
 # The user's options replace the profile's: JMH refuses an option given twice. A -p replaces the
