@@ -3,6 +3,10 @@ package org.hvbench.core.arch;
 import org.agrona.concurrent.Agent;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.dev.Machine;
+import org.hvbench.core.dev.MachineConfig;
+import org.hvbench.core.guest.DomainMemory;
+import org.hvbench.core.hv.Domain;
+import org.hvbench.core.hv.Hypervisor;
 import org.hvbench.core.guest.App;
 
 /** What every placement has: the machine, the app's CPU, the app, and the parties to run. */
@@ -28,6 +32,19 @@ abstract class BasePlacement implements IoPath {
         this.parties = new Agent[] {machine.device(), new InterruptDelivery(cpu)};
         cpu.start(bootedApp.kernel().appContext());
         cpu.trace().reset();
+    }
+
+    /**
+     * The memory of a partition that drives the device. With the IOMMU translating, the device is
+     * given to the partition (its IOMMU context is the partition's p2m) and told guest-physical
+     * addresses; otherwise the partition tells machine addresses, as a paravirtual dom0 does.
+     */
+    protected DomainMemory partitionMemory(Hypervisor hypervisor, Domain partition, MachineConfig config) {
+        if (config.iommuTranslates()) {
+            hypervisor.assignDevice(Machine.BLOCK_DEVICE_ID, partition);
+            return new DomainMemory(partition, machine.memory());
+        }
+        return new DomainMemory(partition, machine.memory(), hypervisor);
     }
 
     @Override
@@ -57,7 +74,7 @@ abstract class BasePlacement implements IoPath {
 
     @Override
     public long modelledPicos() {
-        return cpu.clock().picos() + machine.device().clock().picos();
+        return cpu.clock().picos() + machine.devicePicos();
     }
 
     @Override

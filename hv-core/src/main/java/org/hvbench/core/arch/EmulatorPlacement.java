@@ -47,7 +47,7 @@ final class EmulatorPlacement extends BasePlacement {
 
         // The partition: its kernel drives the device; its one application is the emulator.
         cpu.start(partition.kernel());
-        DomainMemory partitionMemory = new DomainMemory(partition, machine.memory(), hypervisor);
+        DomainMemory partitionMemory = partitionMemory(hypervisor, partition, config);
         EventDispatcher partitionEvents = new EventDispatcher(hypervisor, partition, machine.memory(),
             cpu.view(partition.space()), partition.sharedInfoGpa(), IoPartitionPlacement.EVENT_ROUNDS);
         partition.setVirqHandler(partitionEvents);
@@ -57,7 +57,7 @@ final class EmulatorPlacement extends BasePlacement {
             hypervisor.deviceContext()), partitionKernel, config.queueEntries());
         partitionKernel.attachDriver(driver);
         int irqPort = channels.bindPhysicalIrq(cpu, BLOCK_VECTOR, partition);
-        machine.device().connectInterrupt(new IrqLine(cpu.interrupts(), BLOCK_VECTOR));
+        machine.device().connectInterrupt(IrqLine.of(cpu.interrupts(), BLOCK_VECTOR));
         partitionEvents.bind(irqPort, (c, port) -> {
             driver.onInterrupt(c);
             c.idleSwitch(partition.kernel());

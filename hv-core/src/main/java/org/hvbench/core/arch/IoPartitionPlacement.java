@@ -55,7 +55,7 @@ final class IoPartitionPlacement extends BasePlacement {
 
         // The partition's kernel: its driver of the device, the back end, and the device's interrupt as an event.
         cpu.start(partition.kernel());
-        DomainMemory partitionMemory = new DomainMemory(partition, machine.memory(), hypervisor);
+        DomainMemory partitionMemory = partitionMemory(hypervisor, partition, config);
         EventDispatcher partitionEvents = new EventDispatcher(hypervisor, partition, machine.memory(),
             cpu.view(partition.space()), partition.sharedInfoGpa(), EVENT_ROUNDS);
         partition.setVirqHandler(partitionEvents);
@@ -64,7 +64,7 @@ final class IoPartitionPlacement extends BasePlacement {
             back, config.queueEntries());
         back.attachDevice(driver);
         int irqPort = channels.bindPhysicalIrq(cpu, BLOCK_VECTOR, partition);
-        machine.device().connectInterrupt(new IrqLine(cpu.interrupts(), BLOCK_VECTOR));
+        machine.device().connectInterrupt(IrqLine.of(cpu.interrupts(), BLOCK_VECTOR));
         partitionEvents.bind(irqPort, (c, port) -> driver.onInterrupt(c));
 
         // The guest's kernel: grant table, event upcall, the front end.

@@ -16,7 +16,9 @@ public enum Placement {
     HYPERVISOR_PV("hypervisor-pv", 8, "Figure 5", "the driver in the hypervisor, reached by hypercall (paravirtual)"),
     HYPERVISOR_TRAP("hypervisor-trap", 8, "Figure 5", "the driver in the hypervisor, reached by a trapped start-I/O (full virtualization)"),
     IO_PARTITION("io-partition", 11, "Figure 6", "the driver in a privileged I/O partition's kernel, reached through split drivers"),
-    DOM0_EMULATOR("dom0-emulator", 16, "Figure 7", "a user-space device emulator in the I/O partition, reached by a trapped start-I/O");
+    DOM0_EMULATOR("dom0-emulator", 16, "Figure 7", "a user-space device emulator in the I/O partition, reached by a trapped start-I/O"),
+    PASSTHROUGH("passthrough", 6, "Figure 1", "the guest's own driver on a device given to it, every DMA translated by the IOMMU"),
+    PASSTHROUGH_POSTED("passthrough-posted", 5, "Figure 1", "as passthrough, with the device's interrupt posted straight to the guest");
 
     private final String id;
     private final int paperCrossings;
@@ -97,6 +99,10 @@ public enum Placement {
                 return new IoPartitionPlacement(config, capacity, grantMode);
             case DOM0_EMULATOR:
                 return new EmulatorPlacement(config, capacity, grantMode);
+            case PASSTHROUGH:
+                return new PassthroughPlacement(this, config, capacity, false);
+            case PASSTHROUGH_POSTED:
+                return new PassthroughPlacement(this, config, capacity, true);
             default:
                 throw new IllegalStateException("placement " + id + " has no builder");
         }

@@ -1,5 +1,6 @@
 package org.hvbench.core.dev;
 
+import org.hvbench.core.iommu.DmaTranslation;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 

@@ -6,13 +6,15 @@ import java.util.List;
 import org.hvbench.core.cpu.CostProfile;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.cpu.CrossingTrace;
+import org.hvbench.core.iommu.InvalidationMode;
+import org.hvbench.core.iommu.Iommu;
 import org.hvbench.core.mem.FrameAllocator;
 import org.hvbench.core.mem.MachineMemory;
 import org.hvbench.core.mem.Tlb;
 
 /**
- * The hardware: machine memory and its frame allocator, one block device with its backing and DMA
- * translation, and the CPUs made for it. Software (a native kernel, or a hypervisor and its domains)
+ * The hardware: machine memory and its frame allocator, one block device with its backing, the IOMMU
+ * every DMA goes through, and the CPUs made for it. Software (a native kernel, or a hypervisor and its domains)
  * is built on top. Address-space ids are handed out here so every TLB tag on the machine is unique.
  */
 public final class Machine implements AutoCloseable {
@@ -23,7 +25,7 @@ public final class Machine implements AutoCloseable {
     private final FrameAllocator frames;
     private final CostProfile profile;
     private final BlockBacking backing;
-    private final DmaTranslation dma;
+    private final Iommu iommu;
     private final BlockDevice device;
     private final List<Cpu> cpus = new ArrayList<>();
     private int nextAsid = 1;
@@ -36,8 +38,20 @@ public final class Machine implements AutoCloseable {
         this.backing = config.diskFile() == null
             ? new RamDisk(config.diskBytes())
             : new FileDisk(config.diskFile(), config.diskBytes());
-        this.dma = new IdentityDma(memory);
-        this.device = new BlockDevice("block0", BLOCK_DEVICE_ID, memory, backing, dma, profile);
+        this.iommu = new Iommu(memory, profile, new Tlb(config.iotlbSets(), config.iotlbWays(), true),
+            InvalidationMode.parse(config.iommuInvalidation()), config.iommuBatch(), 1024);
+        this.device = new BlockDevice("block0", BLOCK_DEVICE_ID, memory, backing, iommu, profile);
+        if ("exclusion".equals(config.iommu())) {
+            // The exclusion vector keeps every device away from the hypervisor's own frames.
+            iommu.attachExclusion(BLOCK_DEVICE_ID);
+            frames.setOwnerListener((mfn, owner) -> {
+                if (owner == FrameAllocator.OWNER_HYPERVISOR) {
+                    iommu.exclude(mfn);
+                } else {
+                    iommu.include(mfn);
+                }
+            });
+        }
     }
 
     /** A new CPU with its own TLB, as configured. */
@@ -46,6 +60,11 @@ public final class Machine implements AutoCloseable {
         Cpu cpu = new Cpu(cpus.size(), name, memory, tlb, profile, new CrossingTrace(config.traceCapacity()));
         cpus.add(cpu);
         return cpu;
+    }
+
+    /** Modelled time of the device and the IOMMU, picoseconds. */
+    public long devicePicos() {
+        return device.clock().picos() + iommu.clock().picos();
     }
 
     /** The CPUs made so far, by id. */
@@ -78,8 +97,12 @@ public final class Machine implements AutoCloseable {
         return backing;
     }
 
-    public DmaTranslation dma() {
-        return dma;
+    /**
+     * The IOMMU. Every device starts in identity (untranslated) mode; with {@code iommu=on} the
+     * placement attaches the device to a table when it gives the device to its driver.
+     */
+    public Iommu iommu() {
+        return iommu;
     }
 
     public BlockDevice device() {

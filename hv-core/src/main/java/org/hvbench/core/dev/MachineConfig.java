@@ -22,6 +22,11 @@ import org.hvbench.core.mem.PageTable;
  * <tr><td>diskBytes</td><td>64 MiB</td><td>whole 512-byte sectors, 1 MiB to 1 GiB</td></tr>
  * <tr><td>diskFile</td><td>none (RAM disk)</td><td>a file path: the disk is that file</td></tr>
  * <tr><td>queueEntries</td><td>64</td><td>power of two, 1 to 4096</td></tr>
+ * <tr><td>iommu</td><td>on</td><td>on (translate every DMA), off (identity: no protection),
+ *     exclusion (a bitmap of frames no device may touch, no translation)</td></tr>
+ * <tr><td>iommuInvalidation</td><td>strict</td><td>strict, deferred</td></tr>
+ * <tr><td>iommuBatch</td><td>256</td><td>deferred unmaps per flush, 1 to 65536</td></tr>
+ * <tr><td>iotlbSets, iotlbWays</td><td>16 x 4</td><td>as the TLB</td></tr>
  * </table>
  */
 public final class MachineConfig {
@@ -35,6 +40,11 @@ public final class MachineConfig {
     private Path diskFile;
     private int queueEntries = 64;
     private int traceCapacity = 4096;
+    private String iommu = "on";
+    private String iommuInvalidation = "strict";
+    private int iommuBatch = 256;
+    private int iotlbSets = 16;
+    private int iotlbWays = 4;
 
     public static MachineConfig defaults() {
         return new MachineConfig();
@@ -101,6 +111,61 @@ public final class MachineConfig {
         }
         this.traceCapacity = crossings;
         return this;
+    }
+
+    /** @throws IllegalArgumentException naming {@code iommu} and its values */
+    public MachineConfig iommu(String mode) {
+        if (!"on".equals(mode) && !"off".equals(mode) && !"exclusion".equals(mode)) {
+            throw new IllegalArgumentException("iommu: '" + mode + "' is unknown; use on, off or exclusion");
+        }
+        this.iommu = mode;
+        return this;
+    }
+
+    public MachineConfig iommuInvalidation(String mode) {
+        org.hvbench.core.iommu.InvalidationMode.parse(mode);
+        this.iommuInvalidation = mode;
+        return this;
+    }
+
+    public MachineConfig iommuBatch(int unmaps) {
+        if (unmaps < 1 || unmaps > 1 << 16) {
+            throw new IllegalArgumentException("iommuBatch: " + unmaps + " is not allowed; use 1 to 65536");
+        }
+        this.iommuBatch = unmaps;
+        return this;
+    }
+
+    public MachineConfig iotlb(int sets, int ways) {
+        org.hvbench.core.mem.Tlb.checkGeometry(sets, ways);
+        this.iotlbSets = sets;
+        this.iotlbWays = ways;
+        return this;
+    }
+
+    /** on, off or exclusion. */
+    public String iommu() {
+        return iommu;
+    }
+
+    public boolean iommuTranslates() {
+        return "on".equals(iommu);
+    }
+
+    public String iommuInvalidation() {
+        return iommuInvalidation;
+    }
+
+    public int iommuBatch() {
+        return iommuBatch;
+    }
+
+    public int iotlbSets() {
+        return iotlbSets;
+    }
+
+    public int iotlbWays() {
+        return iotlbWays;
     }
 
     public long memoryBytes() {

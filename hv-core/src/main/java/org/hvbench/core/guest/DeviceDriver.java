@@ -39,10 +39,25 @@ public final class DeviceDriver implements BlockDriver {
         long cqVa = os.allocateContiguous(MemoryQueue.pages(BlockCommand.COMPLETION_BYTES, entries));
         this.submissions = new QueueProducer(memory, cpu.view(os.space()), sqVa, BlockCommand.BYTES, entries);
         this.completions = new QueueConsumer(memory, cpu.view(os.space()), cqVa, BlockCommand.COMPLETION_BYTES, entries);
-        program(cpu, BlockDevice.REG_SQ_BASE, os.busAddress(cpu, sqVa, Translation.READ | Translation.WRITE));
-        program(cpu, BlockDevice.REG_CQ_BASE, os.busAddress(cpu, cqVa, Translation.READ | Translation.WRITE));
+        program(cpu, BlockDevice.REG_SQ_BASE, queueBusAddress(cpu, os, sqVa, MemoryQueue.pages(BlockCommand.BYTES, entries)));
+        program(cpu, BlockDevice.REG_CQ_BASE, queueBusAddress(cpu, os, cqVa, MemoryQueue.pages(BlockCommand.COMPLETION_BYTES, entries)));
         program(cpu, BlockDevice.REG_ENTRIES, entries);
         program(cpu, BlockDevice.REG_CONTROL, 1);
+    }
+
+    /**
+     * The bus address of a queue of {@code pages} pages: every page is made reachable for the device
+     * (mapped for good when an IOMMU translates) and must follow the previous one on the bus.
+     */
+    private static long queueBusAddress(Cpu cpu, OsMemory os, long va, int pages) {
+        long first = os.busAddress(cpu, va, Translation.READ | Translation.WRITE);
+        for (int p = 1; p < pages && first >= 0; p++) {
+            long bus = os.busAddress(cpu, va + ((long) p << MachineMemory.PAGE_SHIFT), Translation.READ | Translation.WRITE);
+            if (bus != first + ((long) p << MachineMemory.PAGE_SHIFT)) {
+                throw new IllegalStateException("queue page " + p + " is not contiguous on the bus: 0x" + Long.toHexString(bus));
+            }
+        }
+        return first;
     }
 
     private void program(Cpu cpu, int register, long value) {

@@ -91,6 +91,8 @@ public final class DomainMemory extends OsMemory {
         if (machineBusAddresses) {
             return cpu.translate(domain.space(), va, access);
         }
-        return va >= 0 && va < domain.memoryBytes() ? va : -Errno.EFAULT;
+        // Guest-physical: RAM, or the mapping window (granted or foreign pages, reachable by a device
+        // whose IOMMU context is this domain's p2m).
+        return va >= 0 && (va < domain.memoryBytes() || domain.inWindow(va)) ? va : -Errno.EFAULT;
     }
 }

@@ -38,6 +38,8 @@ public final class Kernel implements BlockCompletions {
     private final int[] ioLength;
     private final int[] ioStatus;
     private final int[] ioPartsOutstanding;
+    private final long[][] ioBus;
+    private final int[] ioBusCount;
     private final int[] freeIos;
     private int freeIoCount;
 
@@ -71,6 +73,8 @@ public final class Kernel implements BlockCompletions {
         this.ioLength = new int[maxInFlight];
         this.ioStatus = new int[maxInFlight];
         this.ioPartsOutstanding = new int[maxInFlight];
+        this.ioBus = new long[maxInFlight][segmentBus.length];
+        this.ioBusCount = new int[maxInFlight];
         this.freeIos = new int[maxInFlight];
         for (int i = 0; i < maxInFlight; i++) {
             freeIos[i] = maxInFlight - 1 - i;
@@ -188,6 +192,9 @@ public final class Kernel implements BlockCompletions {
                 int chunk = (int) Math.min(end - va, MachineMemory.PAGE_SIZE - (va & MachineMemory.PAGE_MASK));
                 long bus = os.busAddress(cpu, va, access);
                 if (bus < 0) {
+                    for (int s = 0; s < segments; s++) {
+                        os.releaseBusAddress(segmentBus[s]);
+                    }
                     return -Errno.EFAULT;
                 }
                 segmentBus[segments] = bus;
@@ -198,9 +205,14 @@ public final class Kernel implements BlockCompletions {
         }
         int parts = Math.max(1, (segments + BlockCommand.MAX_SEGMENTS - 1) / BlockCommand.MAX_SEGMENTS);
         if (freeIoCount == 0 || driver.freeSlots() < parts) {
+            for (int s = 0; s < segments; s++) {
+                os.releaseBusAddress(segmentBus[s]);
+            }
             return -Errno.EAGAIN;
         }
         int io = freeIos[--freeIoCount];
+        System.arraycopy(segmentBus, 0, ioBus[io], 0, segments);
+        ioBusCount[io] = segments;
         ioUserData[io] = userData;
         ioLength[io] = op == BlockCommand.OP_FLUSH ? 0 : length;
         ioStatus[io] = 0;
@@ -239,6 +251,10 @@ public final class Kernel implements BlockCompletions {
     }
 
     private void postEvent(int io) {
+        for (int s = 0; s < ioBusCount[io]; s++) {
+            os.releaseBusAddress(ioBus[io][s]);
+        }
+        ioBusCount[io] = 0;
         long slot = events.freeSlots() > eventsPending ? events.slot(eventsPending) : -Errno.ENOSPC;
         freeIos[freeIoCount++] = io;
         iosCompleted++;

@@ -3,6 +3,7 @@ package org.hvbench.core.guest;
 import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.dev.Machine;
+import org.hvbench.core.iommu.DmaMapper;
 import org.hvbench.core.mem.AddressSpace;
 import org.hvbench.core.mem.FrameAllocator;
 import org.hvbench.core.mem.MachineMemory;
@@ -21,6 +22,7 @@ public final class NativeMemory extends OsMemory {
     private final FrameAllocator frames;
     private final AddressSpace space;
     private long nextVa = FIRST_VA;
+    private DmaMapper dma;
 
     public NativeMemory(Machine machine) {
         super(machine.memory());
@@ -74,8 +76,25 @@ public final class NativeMemory extends OsMemory {
             + " are free; give the machine more memory");
     }
 
+    /** From now on devices are told I/O addresses mapped through {@code mapper} (the IOMMU is on). */
+    public void useIommu(DmaMapper mapper) {
+        this.dma = mapper;
+    }
+
     @Override
     public long busAddress(Cpu cpu, long va, int access) {
-        return cpu.translate(space, va, access);
+        long ma = cpu.translate(space, va, access);
+        if (ma < 0 || dma == null) {
+            return ma;
+        }
+        // A device that reads memory needs READ in the I/O page table, one that writes needs WRITE.
+        return dma.map(ma, access);
+    }
+
+    @Override
+    public void releaseBusAddress(long bus) {
+        if (dma != null) {
+            dma.unmap(bus);
+        }
     }
 }

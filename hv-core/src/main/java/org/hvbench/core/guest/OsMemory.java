@@ -30,9 +30,15 @@ public abstract class OsMemory {
 
     /**
      * The address a device must be given for {@code va}: a machine address (native, translated
-     * through the CPU) or a guest-physical one; a negative errno when {@code va} is not mapped.
+     * through the CPU), an I/O address the kernel just mapped in the device's IOMMU context, or a
+     * guest-physical one; a negative errno when {@code va} is not mapped. Each call must be paired
+     * with {@link #releaseBusAddress} once the transfer is over.
      */
     public abstract long busAddress(Cpu cpu, long va, int access);
+
+    /** The transfer through {@code bus} is over: an IOMMU mapping made for it may go. */
+    public void releaseBusAddress(long bus) {
+    }
 
     public MachineMemory memory() {
         return memory;

@@ -22,6 +22,11 @@ public interface AccessControl {
         return 0;
     }
 
+    /** A device is given to {@code domain}: its DMA will reach that domain's memory. */
+    default int deviceAssign(Domain domain, int deviceId) {
+        return 0;
+    }
+
     /** {@code a} binds an event channel to one of {@code b}'s. */
     default int eventChannelBind(Domain a, Domain b) {
         return 0;

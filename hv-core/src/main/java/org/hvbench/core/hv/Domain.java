@@ -38,6 +38,7 @@ public final class Domain {
     private MmioHandler mmioHandler;
     private boolean virqPending;
     private boolean inHypervisor;
+    private boolean ownsDevice;
 
     Domain(int id, String name, String label, boolean privileged, AddressSpace space, int pages, long sharedInfoMa) {
         this.id = id;
@@ -136,6 +137,15 @@ public final class Domain {
     /** A virtual interrupt waits for the next entry into this domain. */
     public void markVirqPending() {
         virqPending = true;
+    }
+
+    /** True when a device's IOMMU context is this domain's p2m. */
+    public boolean ownsDevice() {
+        return ownsDevice;
+    }
+
+    void setOwnsDevice() {
+        ownsDevice = true;
     }
 
     /** True while this domain's vCPU is suspended in the hypervisor or running a handler it was entered for. */

@@ -248,6 +248,24 @@ public final class Hypervisor {
     }
 
     /**
+     * Gives device {@code deviceId} to {@code d} after asking the access-control module: the device's
+     * IOMMU context becomes the domain's p2m (guest-physical = I/O address, Xen's shared EPT), so
+     * the device reaches exactly the domain's memory, its grant mappings included, and every TLB
+     * shoot-down of the domain reaches the IOTLB too.
+     *
+     * @throws IllegalStateException when access control refuses
+     */
+    public void assignDevice(int deviceId, Domain d) {
+        int verdict = accessControl.deviceAssign(d, deviceId);
+        if (verdict < 0) {
+            throw new IllegalStateException("access control refused giving device " + deviceId + " to " + d + ": "
+                + Errno.name(verdict));
+        }
+        machine.iommu().attachTable(deviceId, d.space().table(), d.space().asid());
+        d.setOwnsDevice();
+    }
+
+    /**
      * Installs the handler of hypercall {@code op} (set-up; Xen's hypercall table).
      *
      * @throws IllegalArgumentException for a number outside the table or one built in
@@ -396,8 +414,9 @@ public final class Hypervisor {
     }
 
     /**
-     * Forgets {@code gpa} of {@code domain} in every CPU's TLB: the shoot-down after an unmap. The
-     * inline executor has one CPU; each further CPU is flushed from here too.
+     * Forgets {@code gpa} of {@code domain} in every CPU's TLB, and in the IOTLB when a device works
+     * in the domain's p2m: the shoot-down after an unmap. The inline executor has one CPU; each
+     * further CPU is flushed from here too.
      */
     public void flushTlbs(Domain domain, long gpa) {
         for (Cpu cpu : cpus) {
@@ -405,6 +424,9 @@ public final class Hypervisor {
                 cpu.tlb().flushPage(domain.space().asid(), gpa);
                 cpu.chargeTlbFlush();
             }
+        }
+        if (domain.ownsDevice()) {
+            machine.iommu().invalidate(domain.space().asid(), gpa);
         }
     }
 

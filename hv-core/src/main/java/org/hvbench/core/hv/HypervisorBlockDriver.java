@@ -8,10 +8,12 @@ import org.hvbench.core.dev.BlockBacking;
 import org.hvbench.core.dev.BlockCommand;
 import org.hvbench.core.dev.BlockDevice;
 import org.hvbench.core.dev.Machine;
+import org.hvbench.core.iommu.DmaMapper;
 import org.hvbench.core.mem.AddressSpace;
 import org.hvbench.core.mem.FrameAllocator;
 import org.hvbench.core.mem.MachineMemory;
 import org.hvbench.core.mem.MemoryQueue;
+import org.hvbench.core.mem.PageTable;
 import org.hvbench.core.mem.QueueConsumer;
 import org.hvbench.core.mem.QueueProducer;
 import org.hvbench.core.mem.Translation;
@@ -66,6 +68,9 @@ public final class HypervisorBlockDriver implements MmioHandler {
     private final int[] tagDomain;
     private final long[] tagGuestId;
     private final int[] tagOp;
+    private final long[][] tagIova;
+    private final int[] tagIovas;
+    private final DmaMapper dma;
 
     private final long[] segmentMa = new long[MAX_BATCH * BlockCommand.MAX_SEGMENTS];
     private final int[] segmentLength = new int[MAX_BATCH * BlockCommand.MAX_SEGMENTS];
@@ -113,6 +118,21 @@ public final class HypervisorBlockDriver implements MmioHandler {
         this.entries = machine.config().queueEntries();
         long sqMa = allocate(MemoryQueue.pages(BlockCommand.BYTES, entries));
         long cqMa = allocate(MemoryQueue.pages(BlockCommand.COMPLETION_BYTES, entries));
+        if (machine.config().iommuTranslates()) {
+            // The hypervisor's own I/O page table: queues mapped for good, data pages per request.
+            PageTable io = new PageTable(frames, machine.config().pageTableLevels(), Hypervisor.DOMID_XEN);
+            int tag = machine.newAsid();
+            machine.iommu().attachTable(device.deviceId(), io, tag);
+            this.dma = new DmaMapper(machine.iommu(), io, tag);
+            for (long p = 0; p < MemoryQueue.pages(BlockCommand.BYTES, entries); p++) {
+                dma.mapPermanently(sqMa + (p << MachineMemory.PAGE_SHIFT));
+            }
+            for (long p = 0; p < MemoryQueue.pages(BlockCommand.COMPLETION_BYTES, entries); p++) {
+                dma.mapPermanently(cqMa + (p << MachineMemory.PAGE_SHIFT));
+            }
+        } else {
+            this.dma = null;
+        }
         // Hypervisor virtual = machine address (direct map), and without an IOMMU the bus address too.
         this.sq = new QueueProducer(memory, cpu.view(hvSpace), sqMa, BlockCommand.BYTES, entries);
         this.cq = new QueueConsumer(memory, cpu.view(hvSpace), cqMa, BlockCommand.COMPLETION_BYTES, entries);
@@ -120,20 +140,23 @@ public final class HypervisorBlockDriver implements MmioHandler {
         this.tagDomain = new int[entries];
         this.tagGuestId = new long[entries];
         this.tagOp = new int[entries];
+        this.tagIova = new long[entries][BlockCommand.MAX_SEGMENTS];
+        this.tagIovas = new int[entries];
         for (int t = 0; t < entries; t++) {
             freeTags[t] = entries - 1 - t;
         }
         this.freeTagCount = entries;
         cpu.interrupts().register(vector, this::onDeviceInterrupt);
-        device.connectInterrupt(new IrqLine(cpu.interrupts(), vector));
+        device.connectInterrupt(IrqLine.of(cpu.interrupts(), vector));
         program(BlockDevice.REG_SQ_BASE, sqMa);
         program(BlockDevice.REG_CQ_BASE, cqMa);
         program(BlockDevice.REG_ENTRIES, entries);
         program(BlockDevice.REG_CONTROL, 1);
     }
 
+    /** Device memory for the queues (DOMID_IO): reachable by the device even behind an exclusion vector. */
     private long allocate(int pages) {
-        long mfn = frames.allocateContiguous(pages, 1, Hypervisor.DOMID_XEN);
+        long mfn = frames.allocateContiguous(pages, 1, FrameAllocator.OWNER_IO);
         if (mfn < 0) {
             throw new IllegalStateException("memory: no " + pages + " contiguous free frames for the device queues");
         }
@@ -470,11 +493,21 @@ public final class HypervisorBlockDriver implements MmioHandler {
         memory.putByte(slot + BlockCommand.SEGMENT_COUNT, (byte) segments);
         memory.putInt(slot + BlockCommand.TAG, tag);
         memory.putLong(slot + BlockCommand.SECTOR, sector);
+        int deviceAccess = op == BlockCommand.OP_READ ? Translation.WRITE : Translation.READ;
         for (int s = 0; s < segments; s++) {
+            long bus = segmentMa[base + s];
+            if (dma != null) {
+                bus = dma.map(bus, deviceAccess);
+                if (bus < 0) {
+                    throw new IllegalStateException("the hypervisor's I/O page table is out of frames: " + Errno.name(bus));
+                }
+                tagIova[tag][s] = bus;
+            }
             int off = BlockCommand.segmentOffset(s);
-            memory.putLong(slot + off + BlockCommand.SEGMENT_ADDRESS, segmentMa[base + s]);
+            memory.putLong(slot + off + BlockCommand.SEGMENT_ADDRESS, bus);
             memory.putInt(slot + off + BlockCommand.SEGMENT_LENGTH, segmentLength[base + s]);
         }
+        tagIovas[tag] = dma == null ? 0 : segments;
         submitted++;
     }
 
@@ -497,6 +530,10 @@ public final class HypervisorBlockDriver implements MmioHandler {
             int status = memory.getInt(slot + BlockCommand.COMPLETION_STATUS);
             int length = memory.getInt(slot + BlockCommand.COMPLETION_LENGTH);
             Connection c = connections[tagDomain[tag]];
+            for (int s = 0; s < tagIovas[tag]; s++) {
+                dma.unmap(tagIova[tag][s]);
+            }
+            tagIovas[tag] = 0;
             freeTags[freeTagCount++] = tag;
             completed++;
             if (c == null || c.failed) {

@@ -1,4 +1,4 @@
-package org.hvbench.core.dev;
+package org.hvbench.core.iommu;
 
 /**
  * How a device's DMA addresses become machine addresses. The identity translation trusts the driver

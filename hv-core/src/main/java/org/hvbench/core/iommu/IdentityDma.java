@@ -1,4 +1,4 @@
-package org.hvbench.core.dev;
+package org.hvbench.core.iommu;
 
 import org.hvbench.core.Errno;
 import org.hvbench.core.mem.MachineMemory;

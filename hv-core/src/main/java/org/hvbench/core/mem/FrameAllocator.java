@@ -18,8 +18,15 @@ public final class FrameAllocator {
     /** Owner of frames that belong to the machine's own firmware and devices; Xen's DOMID_IO. */
     public static final int OWNER_IO = 0x7FF1;
 
+    /** Told of every change of a frame's owner (the IOMMU's exclusion vector follows the hypervisor's frames). */
+    @FunctionalInterface
+    public interface OwnerListener {
+        void onOwner(long mfn, int owner);
+    }
+
     private final MachineMemory memory;
     private final int frames;
+    private OwnerListener listener;
     private final long[] freeBits;
     private final int[] owner;
     private int freeFrames;
@@ -39,6 +46,11 @@ public final class FrameAllocator {
 
     public MachineMemory memory() {
         return memory;
+    }
+
+    /** Set-up: who hears of owner changes from now on ({@code null} for nobody). */
+    public void setOwnerListener(OwnerListener listener) {
+        this.listener = listener;
     }
 
     public int frames() {
@@ -115,6 +127,9 @@ public final class FrameAllocator {
         owner[f] = OWNER_FREE;
         freeBits[f >>> 6] |= 1L << f;
         freeFrames++;
+        if (listener != null) {
+            listener.onOwner(f, OWNER_FREE);
+        }
         return 0;
     }
 
@@ -138,6 +153,9 @@ public final class FrameAllocator {
         owner[mfn] = newOwner;
         freeFrames--;
         memory.zeroFrame(mfn);
+        if (listener != null) {
+            listener.onOwner(mfn, newOwner);
+        }
     }
 
     private static void checkOwner(int newOwner) {

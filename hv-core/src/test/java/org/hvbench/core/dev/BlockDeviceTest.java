@@ -1,5 +1,6 @@
 package org.hvbench.core.dev;
 
+import org.hvbench.core.iommu.IdentityDma;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -29,7 +30,7 @@ class BlockDeviceTest {
     }
 
     private void enable() {
-        device.connectInterrupt(new IrqLine(irq, 5));
+        device.connectInterrupt(IrqLine.of(irq, 5));
         assertEquals(0, device.mmioWrite(BlockDevice.REG_SQ_BASE, sq));
         assertEquals(0, device.mmioWrite(BlockDevice.REG_CQ_BASE, cq));
         assertEquals(0, device.mmioWrite(BlockDevice.REG_ENTRIES, 8));

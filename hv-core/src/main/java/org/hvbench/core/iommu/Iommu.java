@@ -1,0 +1,310 @@
+package org.hvbench.core.iommu;
+
+import org.hvbench.core.Errno;
+import org.hvbench.core.cpu.CostProfile;
+import org.hvbench.core.cpu.VirtualClock;
+import org.hvbench.core.mem.MachineMemory;
+import org.hvbench.core.mem.PageTable;
+import org.hvbench.core.mem.PageWalker;
+import org.hvbench.core.mem.Tlb;
+import org.hvbench.core.mem.Translation;
+
+/**
+ * The IOMMU: every DMA of every device is looked up in a context table by device id, and then, by the
+ * context's kind, passed through (identity, no protection), checked against the exclusion vector (a
+ * bitmap of frames no device may touch: protection without translation, the cheaper scheme of the
+ * DMA exclusion vector), translated through an I/O page table (the same radix format and walker as
+ * the CPU side, cached in an IOTLB tagged by context), or refused (blocked). A refused DMA reads and
+ * writes nothing and is recorded in the {@link FaultLog}.
+ *
+ * <p>A context's table is either its own (filled by its driver through {@link DmaMapper} or by the
+ * hypervisor's IOMMU hypercalls) or the p2m of the domain that owns the device (Xen's shared EPT:
+ * IOVA = guest-physical), in which case the domain's grant mappings reach its device too.
+ *
+ * <p>Invalidation ({@link InvalidationMode}): strict invalidates every unmapped page before
+ * {@link #unmap} returns; deferred queues unmapped pages and invalidates them a batch at a time. In
+ * that window an IOTLB hit can still reach an unmapped page; each such DMA is counted as a stale
+ * success ({@link #staleSuccesses}) rather than hidden.
+ *
+ * <p>Modelled time: each IOTLB miss charges the profile's IOTLB miss and a walk, each invalidation a
+ * TLB flush, on this IOMMU's own clock. Single-owner: the device's thread translates, and mapping
+ * and invalidation happen on the same thread in the inline executor.
+ */
+public final class Iommu implements DmaTranslation {
+    public static final int MAX_DEVICES = 256;
+    private static final int BLOCKED = 0;
+    private static final int IDENTITY = 1;
+    private static final int TRANSLATE = 2;
+    private static final int EXCLUSION = 3;
+
+    private final MachineMemory memory;
+    private final CostProfile profile;
+    private final VirtualClock clock = new VirtualClock();
+    private final Tlb iotlb;
+    private final FaultLog faults;
+    private final InvalidationMode mode;
+    private final int batch;
+    private final int[] kind = new int[MAX_DEVICES];
+    private final long[] root = new long[MAX_DEVICES];
+    private final int[] levels = new int[MAX_DEVICES];
+    private final int[] tag = new int[MAX_DEVICES];
+    private final long[] excluded;
+
+    // Deferred unmaps: (tag, page) keys in an open-addressed set, and in insertion order.
+    private final long[] pendingSet;
+    private final long[] pendingList;
+    private int pendingCount;
+
+    private long translations;
+    private long refused;
+    private long staleSuccesses;
+    private long invalidations;
+    private long batches;
+
+    /**
+     * @param deferredBatch unmaps queued before a deferred flush (Linux's flush queue holds 256)
+     */
+    public Iommu(MachineMemory memory, CostProfile profile, Tlb iotlb, InvalidationMode mode, int deferredBatch,
+                 int faultLogCapacity) {
+        if (deferredBatch < 1 || deferredBatch > 1 << 16) {
+            throw new IllegalArgumentException("iommuBatch: " + deferredBatch + " is not allowed; use 1 to 65536");
+        }
+        this.memory = memory;
+        this.profile = profile;
+        this.iotlb = iotlb;
+        this.mode = mode;
+        this.batch = deferredBatch;
+        this.faults = new FaultLog(faultLogCapacity);
+        this.excluded = new long[(memory.frames() + 63) >>> 6];
+        this.pendingSet = new long[Integer.highestOneBit(deferredBatch) << 2];
+        this.pendingList = new long[deferredBatch];
+        java.util.Arrays.fill(kind, IDENTITY);
+    }
+
+    private static void checkDevice(int device) {
+        if (device < 0 || device >= MAX_DEVICES) {
+            throw new IllegalArgumentException("device id must be 0.." + (MAX_DEVICES - 1) + "; got " + device);
+        }
+    }
+
+    /** The device's DMA is not translated and not checked (no protection). */
+    public void attachIdentity(int device) {
+        checkDevice(device);
+        kind[device] = IDENTITY;
+    }
+
+    /** The device reaches any frame not in the exclusion vector, untranslated. */
+    public void attachExclusion(int device) {
+        checkDevice(device);
+        kind[device] = EXCLUSION;
+    }
+
+    /** The device's DMA is refused whatever it asks. */
+    public void block(int device) {
+        checkDevice(device);
+        kind[device] = BLOCKED;
+    }
+
+    /**
+     * The device's DMA is translated through {@code table}, cached in the IOTLB under {@code contextTag}
+     * (a domain's ASID when the table is its p2m). Old entries of the device's previous context are
+     * invalidated.
+     */
+    public void attachTable(int device, PageTable table, int contextTag) {
+        checkDevice(device);
+        if (kind[device] == TRANSLATE) {
+            iotlb.flushAsid(tag[device]);
+        }
+        kind[device] = TRANSLATE;
+        root[device] = table.rootMa();
+        levels[device] = table.levels();
+        tag[device] = contextTag;
+    }
+
+    /** Marks a frame as one no device may touch (used in exclusion mode). */
+    public void exclude(long mfn) {
+        excluded[(int) (mfn >>> 6)] |= 1L << mfn;
+    }
+
+    public void include(long mfn) {
+        excluded[(int) (mfn >>> 6)] &= ~(1L << mfn);
+    }
+
+    public boolean isExcluded(long mfn) {
+        return (excluded[(int) (mfn >>> 6)] & (1L << mfn)) != 0;
+    }
+
+    @Override
+    public long translate(int device, long iova, int access) {
+        translations++;
+        if (device < 0 || device >= MAX_DEVICES) {
+            return fault(device, iova, access);
+        }
+        switch (kind[device]) {
+            case IDENTITY:
+                return memory.contains(iova, 1) ? iova : fault(device, iova, access);
+            case EXCLUSION:
+                return memory.contains(iova, 1) && !isExcluded(iova >>> MachineMemory.PAGE_SHIFT) ? iova
+                    : fault(device, iova, access);
+            case TRANSLATE:
+                return translateThroughTable(device, iova, access);
+            default:
+                return fault(device, iova, access);
+        }
+    }
+
+    private long translateThroughTable(int device, long iova, int access) {
+        int t = tag[device];
+        long translation = iotlb.lookup(t, iova);
+        if (translation == Tlb.MISS) {
+            translation = PageWalker.walk(memory, root[device], levels[device], iova);
+            clock.advance(profile.iotlbMissPicos());
+            if (translation < 0) {
+                clock.advance(profile.walkLevelPicos());
+                return fault(device, iova, access);
+            }
+            clock.advance(PageWalker.levelsRead(levels[device], Translation.pageShift(translation)) * profile.walkLevelPicos());
+            iotlb.insert(t, iova, translation);
+        } else if (pendingCount > 0 && pending(key(t, iova))) {
+            staleSuccesses++;
+        }
+        if (!Translation.allows(translation, access)) {
+            return fault(device, iova, access);
+        }
+        return Translation.machineAddress(translation, iova);
+    }
+
+    private long fault(int device, long iova, int access) {
+        refused++;
+        faults.record(device, iova, access);
+        return -Errno.EFAULT;
+    }
+
+    /**
+     * Removes the I/O page at {@code iova} from {@code table} (the table of a context tagged
+     * {@code contextTag}) and invalidates it per the invalidation mode.
+     *
+     * @return the page shift removed, or a negative errno from the table
+     */
+    public int unmap(PageTable table, int contextTag, long iova) {
+        int shift = table.unmap(iova);
+        if (shift < 0) {
+            return shift;
+        }
+        invalidate(contextTag, iova);
+        return shift;
+    }
+
+    /**
+     * A page of the table behind {@code contextTag} was unmapped: strict invalidates it now, deferred
+     * queues it (and flushes the queue when it is full).
+     */
+    public void invalidate(int contextTag, long iova) {
+        if (mode == InvalidationMode.STRICT) {
+            iotlb.flushPage(contextTag, iova);
+            invalidations++;
+            clock.advance(profile.tlbFlushPicos());
+            return;
+        }
+        long k = key(contextTag, iova);
+        if (!pending(k)) {
+            add(k);
+            pendingList[pendingCount++] = k;
+        }
+        if (pendingCount >= batch) {
+            flush();
+        }
+    }
+
+    /** Invalidates every queued unmap with one batched invalidation (deferred mode). */
+    public void flush() {
+        if (pendingCount == 0) {
+            return;
+        }
+        for (int i = 0; i < pendingCount; i++) {
+            long k = pendingList[i];
+            iotlb.flushPage((int) (k >>> 48), ((k & ((1L << 48) - 1)) - 1) << MachineMemory.PAGE_SHIFT);
+        }
+        invalidations += pendingCount;
+        batches++;
+        clock.advance(profile.tlbFlushPicos());
+        pendingCount = 0;
+        java.util.Arrays.fill(pendingSet, 0);
+    }
+
+    /** (tag, page) as a non-zero key: tag in bits 48-63, page number + 1 below. */
+    private static long key(int contextTag, long iova) {
+        return (long) contextTag << 48 | ((iova >>> MachineMemory.PAGE_SHIFT) + 1 & ((1L << 48) - 1));
+    }
+
+    private boolean pending(long k) {
+        int mask = pendingSet.length - 1;
+        for (int i = (int) mix(k) & mask; ; i = (i + 1) & mask) {
+            long v = pendingSet[i];
+            if (v == k) {
+                return true;
+            }
+            if (v == 0) {
+                return false;
+            }
+        }
+    }
+
+    private void add(long k) {
+        int mask = pendingSet.length - 1;
+        int i = (int) mix(k) & mask;
+        while (pendingSet[i] != 0) {
+            i = (i + 1) & mask;
+        }
+        pendingSet[i] = k;
+    }
+
+    private static long mix(long k) {
+        long h = k * 0x9E3779B97F4A7C15L;
+        return h ^ (h >>> 32);
+    }
+
+    public InvalidationMode mode() {
+        return mode;
+    }
+
+    public FaultLog faults() {
+        return faults;
+    }
+
+    public Tlb iotlb() {
+        return iotlb;
+    }
+
+    public VirtualClock clock() {
+        return clock;
+    }
+
+    public long translations() {
+        return translations;
+    }
+
+    /** DMAs refused (unmapped, not permitted, excluded, blocked). */
+    public long refused() {
+        return refused;
+    }
+
+    /** DMAs that reached a page after it was unmapped, before a deferred flush. */
+    public long staleSuccesses() {
+        return staleSuccesses;
+    }
+
+    /** Unmaps queued and not yet invalidated. */
+    public int pendingUnmaps() {
+        return pendingCount;
+    }
+
+    public long invalidations() {
+        return invalidations;
+    }
+
+    /** Deferred flushes done. */
+    public long batches() {
+        return batches;
+    }
+}
