@@ -19,10 +19,13 @@ public final class Errno {
     public static final int EFAULT = 14;
     public static final int EBUSY = 16;
     public static final int EEXIST = 17;
+    public static final int ENODEV = 19;
     public static final int EINVAL = 22;
     public static final int ENOSPC = 28;
     public static final int ENOSYS = 38;
+    public static final int ELOOP = 40;
     public static final int EOPNOTSUPP = 95;
+    public static final int ECANCELED = 125;
 
     private Errno() {
     }
@@ -43,10 +46,13 @@ public final class Errno {
             case EFAULT: return "EFAULT";
             case EBUSY: return "EBUSY";
             case EEXIST: return "EEXIST";
+            case ENODEV: return "ENODEV";
             case EINVAL: return "EINVAL";
             case ENOSPC: return "ENOSPC";
             case ENOSYS: return "ENOSYS";
+            case ELOOP: return "ELOOP";
             case EOPNOTSUPP: return "EOPNOTSUPP";
+            case ECANCELED: return "ECANCELED";
             default: return "E" + (-result);
         }
     }

@@ -19,7 +19,7 @@ import java.util.Properties;
  *
  * <p>Keys: {@code crossing.<KIND>} for each {@link Crossing}, {@code switch.IDLE},
  * {@code addressSpace.switch}, {@code tlb.flush}, {@code tlb.miss}, {@code walk.level},
- * {@code iotlb.miss}, {@code copy.perKiB}. Costs are held in picoseconds.
+ * {@code iotlb.miss}, {@code iotlb.invalidate}, {@code copy.perKiB}. Costs are held in picoseconds.
  */
 public final class CostProfile {
     public static final List<String> BUILT_IN = List.of("none", "paper-era", "current-x86");
@@ -34,6 +34,7 @@ public final class CostProfile {
     private final long tlbMissPicos;
     private final long walkLevelPicos;
     private final long iotlbMissPicos;
+    private final long iotlbInvalidatePicos;
     private final long copyPicosPerKiB;
 
     private CostProfile(String source, Properties p) {
@@ -48,6 +49,7 @@ public final class CostProfile {
         this.tlbMissPicos = picos(source, p, "tlb.miss");
         this.walkLevelPicos = picos(source, p, "walk.level");
         this.iotlbMissPicos = picos(source, p, "iotlb.miss");
+        this.iotlbInvalidatePicos = picos(source, p, "iotlb.invalidate");
         this.copyPicosPerKiB = picos(source, p, "copy.perKiB");
     }
 
@@ -149,6 +151,11 @@ public final class CostProfile {
         return iotlbMissPicos;
     }
 
+    /** One IOTLB invalidation, issued and waited for (a strict unmap, or one deferred batch). */
+    public long iotlbInvalidatePicos() {
+        return iotlbInvalidatePicos;
+    }
+
     /** Cost of copying {@code bytes} bytes. */
     public long copyPicos(long bytes) {
         return bytes * copyPicosPerKiB >> 10;
@@ -162,6 +169,8 @@ public final class CostProfile {
         }
         lines.add(String.format(Locale.ROOT, "tlb.miss = %.1f ns, walk.level = %.1f ns, copy.perKiB = %.1f ns",
             tlbMissPicos / 1000.0, walkLevelPicos / 1000.0, copyPicosPerKiB / 1000.0));
+        lines.add(String.format(Locale.ROOT, "iotlb.miss = %.1f ns, iotlb.invalidate = %.1f ns",
+            iotlbMissPicos / 1000.0, iotlbInvalidatePicos / 1000.0));
         return lines;
     }
 

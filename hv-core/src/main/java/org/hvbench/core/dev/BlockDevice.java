@@ -53,13 +53,19 @@ public final class BlockDevice implements Agent {
     public static final int REG_ENTRIES = 2;
     public static final int REG_CONTROL = 3;
     public static final int REG_DOORBELL = 4;
+    /** I/O address where the channel status of the next chain goes. */
+    public static final int REG_CHAIN_STATUS = 5;
+    /** I/O address of a channel program's first command: the device runs the chain. */
+    public static final int REG_CHAIN = 6;
     public static final int MAX_ENTRIES = 4096;
 
     private static final VarHandle DOORBELL;
+    private static final VarHandle CHAIN;
 
     static {
         try {
             DOORBELL = MethodHandles.lookup().findVarHandle(BlockDevice.class, "doorbell", int.class);
+            CHAIN = MethodHandles.lookup().findVarHandle(BlockDevice.class, "chainPending", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -88,6 +94,16 @@ public final class BlockDevice implements Agent {
     @SuppressWarnings("unused") // accessed through DOORBELL
     private volatile int doorbell;
     private volatile Runnable wakeup;
+
+    private long chainAddress;
+    private long chainStatus;
+    @SuppressWarnings("unused") // accessed through CHAIN
+    private volatile int chainPending;
+    private final UnsafeBuffer channelCommand = new UnsafeBuffer(BufferUtil.allocateDirectAligned(ChannelCommand.BYTES, 16));
+    private final long[] chainFetched = new long[ChannelCommand.MAX_CHAIN];
+    private int chainDone;
+    private int chainIndex;
+    private long chains;
 
     private long commands;
     private long errors;
@@ -141,14 +157,34 @@ public final class BlockDevice implements Agent {
             case REG_DOORBELL:
                 doorbells++;
                 DOORBELL.setRelease(this, 1);
-                Runnable w = wakeup;
-                if (w != null) {
-                    w.run();
+                wake();
+                return 0;
+            case REG_CHAIN_STATUS:
+                chainStatus = value;
+                return 0;
+            case REG_CHAIN:
+                if ((int) CHAIN.getAcquire(this) != 0) {
+                    return -Errno.EBUSY;
                 }
+                chainAddress = value;
+                CHAIN.setRelease(this, 1);
+                wake();
                 return 0;
             default:
                 return -Errno.EINVAL;
         }
+    }
+
+    private void wake() {
+        Runnable w = wakeup;
+        if (w != null) {
+            w.run();
+        }
+    }
+
+    /** True while a channel program started by {@link #REG_CHAIN} has not ended. */
+    public boolean chainBusy() {
+        return (int) CHAIN.getAcquire(this) != 0;
     }
 
     private int enable() {
@@ -197,6 +233,108 @@ public final class BlockDevice implements Agent {
      */
     @Override
     public int doWork() {
+        int work = (int) CHAIN.getAcquire(this) != 0 ? runChain() : 0;
+        return work + serveQueue();
+    }
+
+    /**
+     * Runs a channel program from guest memory in two passes over the chain, every fetch through the
+     * IOMMU. The first checks each command and that its data page may be reached, and refuses the
+     * whole chain before any byte moves if one is bad (as a prefetching channel does). The second
+     * fetches each command again when it reaches it and runs it: a chain that reads into its own
+     * later commands (a self-modifying channel program) runs what it read, checked again and still
+     * confined to what the IOMMU lets this device reach. Then the status, then one interrupt.
+     */
+    private int runChain() {
+        int status = walkChain(false);
+        if (status >= 0) {
+            status = walkChain(true);
+        }
+        long statusMa = (chainStatus & (ChannelCommand.STATUS_BYTES - 1)) != 0 ? -Errno.EINVAL
+            : dma.translate(deviceId, chainStatus, Translation.WRITE);
+        if (statusMa >= 0) {
+            memory.putInt(statusMa + ChannelCommand.STATUS_DONE, chainDone);
+            memory.putInt(statusMa + ChannelCommand.STATUS_RESULT, Math.min(status, 0));
+            memory.putInt(statusMa + ChannelCommand.STATUS_FAILED_AT, status < 0 ? chainIndex : 0);
+            memory.putInt(statusMa + ChannelCommand.STATUS_FAILED_AT + 4, 0);
+        }
+        chains++;
+        commands += chainDone;
+        CHAIN.setRelease(this, 0);
+        interrupts++;
+        irq.raise();
+        return 1;
+    }
+
+    /**
+     * One pass over the chain: fetch, follow TICs and command chaining, check each command; with
+     * {@code run}, carry each out ({@link #chainDone} counts them). {@link #chainIndex} ends at the
+     * command that stopped the pass.
+     *
+     * @return 0, or the negative errno of the command that stopped the pass
+     */
+    private int walkChain(boolean run) {
+        long next = chainAddress;
+        int fetched = 0;
+        chainDone = 0;
+        chainIndex = 0;
+        while (true) {
+            for (int k = 0; k < fetched; k++) {
+                if (chainFetched[k] == next) {
+                    return fail(-Errno.ELOOP);
+                }
+            }
+            if (fetched == ChannelCommand.MAX_CHAIN) {
+                return fail(-Errno.E2BIG);
+            }
+            chainFetched[fetched++] = next;
+            long ccw = (next & (ChannelCommand.BYTES - 1)) != 0 ? -Errno.EINVAL : dma.translate(deviceId, next, Translation.READ);
+            if (ccw < 0) {
+                return fail((int) ccw);
+            }
+            memory.getBytes(ccw, channelCommand, 0, ChannelCommand.BYTES);
+            int command = channelCommand.getByte(ChannelCommand.COMMAND) & 0xFF;
+            long address = channelCommand.getLong(ChannelCommand.ADDRESS);
+            if (command == ChannelCommand.TIC) {
+                next = address;
+                continue;
+            }
+            int count = channelCommand.getShort(ChannelCommand.COUNT) & 0xFFFF;
+            long sector = Integer.toUnsignedLong(channelCommand.getInt(ChannelCommand.SECTOR));
+            int r = ChannelCommand.check(command, count, sector, address, backing.sectors());
+            if (r == 0 && command != ChannelCommand.CONTROL) {
+                long ma = dma.translate(deviceId, address, command == ChannelCommand.READ ? Translation.WRITE : Translation.READ);
+                r = ma < 0 ? (int) ma : run ? transfer(command == ChannelCommand.READ, sector, ma, count) : 0;
+            } else if (r == 0 && run) {
+                r = backing.flush();
+            }
+            if (r < 0) {
+                return fail(r);
+            }
+            if (run) {
+                chainDone++;
+            }
+            if ((channelCommand.getByte(ChannelCommand.FLAGS) & ChannelCommand.CC) == 0) {
+                return 0;
+            }
+            chainIndex++;
+            next += ChannelCommand.BYTES;
+        }
+    }
+
+    /** One checked transfer of a channel command to or from machine address {@code ma}. */
+    private int transfer(boolean read, long sector, long ma, int count) {
+        long offset = sector << BlockBacking.SECTOR_SHIFT;
+        int r = read ? backing.read(offset, memory, ma, count) : backing.write(offset, memory, ma, count);
+        if (r < 0) {
+            return r;
+        }
+        bytesMoved += count;
+        clock.advance(profile.copyPicos(count));
+        return 0;
+    }
+
+    private int serveQueue() {
         QueueConsumer sq = submissions;
         if (sq == null || failed) {
             return 0;
@@ -338,5 +476,10 @@ public final class BlockDevice implements Agent {
 
     public long doorbells() {
         return doorbells;
+    }
+
+    /** Channel programs run. */
+    public long chains() {
+        return chains;
     }
 }

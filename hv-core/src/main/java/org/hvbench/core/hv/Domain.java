@@ -36,6 +36,7 @@ public final class Domain {
     private final long sharedInfoMa;
     private VirtualInterruptHandler virqHandler;
     private MmioHandler mmioHandler;
+    private ChannelHandler channelHandler;
     private boolean virqPending;
     private boolean inHypervisor;
     private boolean ownsDevice;
@@ -132,6 +133,15 @@ public final class Domain {
 
     MmioHandler mmioHandler() {
         return mmioHandler;
+    }
+
+    /** Who handles this domain's trapped start-I/O of a channel program (set-up). */
+    public void setChannelHandler(ChannelHandler handler) {
+        this.channelHandler = handler;
+    }
+
+    ChannelHandler channelHandler() {
+        return channelHandler;
     }
 
     /** A virtual interrupt waits for the next entry into this domain. */

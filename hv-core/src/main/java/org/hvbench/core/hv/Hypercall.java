@@ -14,6 +14,7 @@ package org.hvbench.core.hv;
  * | CONSOLE_IO 18  | CONSOLE_WRITE| length (0..256)    | gpa       | bytes written                   |
  * | BLOCK_IO 48    | BLOCK_SETUP  | gpa of response queue page | entries | 0                         |
  * | BLOCK_IO 48    | BLOCK_SUBMIT | gpa of blkif requests | count (1..32) | requests accepted (all)  |
+ * | IOMMU_OP 49    | IOMMU_OWN_TABLE, _MAP, _UNMAP, _FLUSH | device | iova | see {@code IommuOps} |
  * </pre>
  *
  * A multicall entry is 64 bytes: op u64 at 0, result u64 at 8 (written by the hypervisor), a0..a3 u64
@@ -25,6 +26,12 @@ public final class Hypercall {
     public static final int GRANT_TABLE_OP = 20;
     public static final int EVENT_CHANNEL_OP = 32;
     public static final int BLOCK_IO = 48;
+    /** A device owner's own I/O page table (the second architecture-specific slot). */
+    public static final int IOMMU_OP = 49;
+    public static final int IOMMU_OWN_TABLE = 0;
+    public static final int IOMMU_MAP = 1;
+    public static final int IOMMU_UNMAP = 2;
+    public static final int IOMMU_FLUSH = 3;
     /** Device-model operations of a privileged emulator (Xen's dm_op): inject an interrupt into a guest. */
     public static final int DM_OP = 41;
 
@@ -67,6 +74,7 @@ public final class Hypercall {
             case EVENT_CHANNEL_OP: return "event_channel_op";
             case DM_OP: return "dm_op";
             case BLOCK_IO: return "block_io";
+            case IOMMU_OP: return "iommu_op";
             default: return "hypercall " + op;
         }
     }

@@ -9,8 +9,10 @@ import org.hvbench.core.cpu.Context;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.cpu.Crossing;
 import org.hvbench.core.cpu.PrivilegeLevel;
+import org.hvbench.core.dev.BlockCommand;
 import org.hvbench.core.dev.BlockDevice;
 import org.hvbench.core.dev.Machine;
+import org.hvbench.core.iommu.Iommu;
 import org.hvbench.core.mem.AddressSpace;
 import org.hvbench.core.mem.FrameAllocator;
 import org.hvbench.core.mem.MachineMemory;
@@ -41,6 +43,8 @@ public final class Hypervisor {
     static final int SCRATCH_CONSOLE = MachineMemory.PAGE_SIZE;
     static final int SCRATCH_MULTICALL = SCRATCH_CONSOLE + Hypercall.CONSOLE_MAX_BYTES;
     static final int SCRATCH_COMMAND = SCRATCH_MULTICALL + Hypercall.MULTICALL_ENTRY_BYTES;
+    /** The private copy of a channel program: 64 commands of 16 bytes, ending inside the second page. */
+    static final int SCRATCH_CHAIN = SCRATCH_COMMAND + BlockCommand.BYTES;
 
     private final Machine machine;
     private final MachineMemory memory;
@@ -55,11 +59,13 @@ public final class Hypervisor {
     private final long[] scratchVa = new long[MAX_CPUS];
     private final Context deviceContext;
     private final Domain[] domains = new Domain[MAX_DOMAINS];
+    private final Domain[] deviceOwners = new Domain[Iommu.MAX_DEVICES];
     private final Domain dom0;
     private final byte[] console = new byte[64 << 10];
     private int consoleBytes;
     private AccessControl accessControl = AccessControl.PERMIT_ALL;
     private HypervisorBlockDriver blockDriver;
+    private final IommuOps iommuOps;
     private long hypercalls;
     private long vmexits;
 
@@ -76,6 +82,7 @@ public final class Hypervisor {
         mapDirect(table);
         this.space = new AddressSpace("hypervisor", table, machine.newAsid());
         this.deviceContext = Context.device("device", FrameAllocator.OWNER_IO);
+        this.iommuOps = new IommuOps(this, machine);
         this.dom0 = createDomain("dom0", "dom0", dom0Bytes, true);
     }
 
@@ -167,17 +174,26 @@ public final class Hypervisor {
      * contiguous ones (Xen's XENMEM_exchange): what a domain that drives a device without an IOMMU
      * needs for a DMA region of more than one page. The old frames are freed; contents are not kept.
      *
-     * @return 0, {@code -EINVAL} for pages outside the domain's RAM, {@code -ENOMEM} when no run is free
+     * @return 0, {@code -EINVAL} for pages outside the domain's RAM, {@code -ENOMEM} when no run is free,
+     *     {@code -EBUSY} when a page is mapped in an I/O table the domain manages ({@link Hypercall#IOMMU_OP})
      */
     public int exchangeContiguous(Domain d, long gpa, int pages) {
         if ((gpa & MachineMemory.PAGE_MASK) != 0 || pages < 1 || gpa < 0
             || gpa + ((long) pages << MachineMemory.PAGE_SHIFT) > d.memoryBytes()) {
             return -Errno.EINVAL;
         }
+        for (int i = 0; i < pages; i++) {
+            if (iommuOps.ioMapped(d.machineFrame((gpa >>> MachineMemory.PAGE_SHIFT) + i))) {
+                // A device can reach the frame through the domain's own I/O table: it stays.
+                return -Errno.EBUSY;
+            }
+        }
         long first = frames.allocateContiguous(pages, 1, d.id());
         if (first < 0) {
             return (int) first;
         }
+        // Frames leave the domain below: no deferred invalidation may still reach them afterwards.
+        machine.iommu().flush();
         PageTable p2m = d.space().table();
         for (int i = 0; i < pages; i++) {
             long page = gpa + ((long) i << MachineMemory.PAGE_SHIFT);
@@ -262,7 +278,13 @@ public final class Hypervisor {
                 + Errno.name(verdict));
         }
         machine.iommu().attachTable(deviceId, d.space().table(), d.space().asid());
+        deviceOwners[deviceId] = d;
         d.setOwnsDevice();
+    }
+
+    /** The domain device {@code deviceId} was given to, or {@code null}. */
+    public Domain deviceOwner(int deviceId) {
+        return deviceId >= 0 && deviceId < deviceOwners.length ? deviceOwners[deviceId] : null;
     }
 
     /**
@@ -272,9 +294,10 @@ public final class Hypervisor {
      * @throws IllegalStateException when the number already has a handler
      */
     public void registerHypercall(int op, HypercallHandler handler) {
-        if (op < 0 || op >= MAX_HYPERCALL || op == Hypercall.MULTICALL || op == Hypercall.CONSOLE_IO || op == Hypercall.DM_OP) {
+        if (op < 0 || op >= MAX_HYPERCALL || op == Hypercall.MULTICALL || op == Hypercall.CONSOLE_IO || op == Hypercall.DM_OP
+            || op == Hypercall.IOMMU_OP) {
             throw new IllegalArgumentException("hypercall " + op + " cannot be registered (0.." + (MAX_HYPERCALL - 1)
-                + ", not the built-in multicall or console_io)");
+                + ", not a built-in one: multicall, console_io, dm_op, iommu_op)");
         }
         if (handlers[op] != null) {
             throw new IllegalStateException("hypercall " + op + " already has a handler");
@@ -320,20 +343,32 @@ public final class Hypervisor {
             return -Errno.EPERM;
         }
         vmexits++;
-        cpu.switchTo(Crossing.VMEXIT, context(cpu), reason == VmExit.MMIO_WRITE && qualification == BlockDevice.REG_DOORBELL
-            ? "start-I/O traps: the doorbell write exits to the hypervisor" : "privileged instruction traps to the hypervisor");
+        cpu.switchTo(Crossing.VMEXIT, context(cpu), exitReason(reason, qualification));
         boolean was = d.setInHypervisor(true);
-        MmioHandler handler = d.mmioHandler();
         long result;
-        if (reason == VmExit.MMIO_WRITE && handler != null && qualification >= Integer.MIN_VALUE
-            && qualification <= Integer.MAX_VALUE) {
-            result = handler.mmioWrite(cpu, d, (int) qualification, value);
+        if (reason == VmExit.MMIO_WRITE) {
+            MmioHandler handler = d.mmioHandler();
+            result = handler != null && qualification >= Integer.MIN_VALUE && qualification <= Integer.MAX_VALUE
+                ? handler.mmioWrite(cpu, d, (int) qualification, value) : -Errno.EINVAL;
+        } else if (reason == VmExit.START_IO) {
+            ChannelHandler handler = d.channelHandler();
+            result = handler != null ? handler.startIo(cpu, d, qualification, value) : -Errno.ENODEV;
         } else {
             result = -Errno.EINVAL;
         }
         d.setInHypervisor(was);
         resumeGuest(cpu, d, "the hypervisor resumes the guest kernel");
         return result;
+    }
+
+    private static String exitReason(int reason, long qualification) {
+        if (reason == VmExit.MMIO_WRITE && qualification == BlockDevice.REG_DOORBELL) {
+            return "start-I/O traps: the doorbell write exits to the hypervisor";
+        }
+        if (reason == VmExit.START_IO) {
+            return "start-I/O traps: the channel program is handed to the hypervisor";
+        }
+        return "privileged instruction traps to the hypervisor";
     }
 
     private Domain callerDomain(Cpu cpu) {
@@ -355,6 +390,9 @@ public final class Hypervisor {
         }
         if (op == Hypercall.GRANT_TABLE_OP) {
             return "grant table operation";
+        }
+        if (op == Hypercall.IOMMU_OP) {
+            return "the device's owner changes its I/O page table (iommu_op)";
         }
         if (op == Hypercall.DM_OP) {
             return "the partition kernel asks the hypervisor to interrupt the guest (dm_op)";
@@ -426,7 +464,8 @@ public final class Hypervisor {
             }
         }
         if (domain.ownsDevice()) {
-            machine.iommu().invalidate(domain.space().asid(), gpa);
+            // Synchronous in either invalidation mode: the frame may leave the domain right after.
+            machine.iommu().invalidateNow(domain.space().asid(), gpa);
         }
     }
 
@@ -438,6 +477,8 @@ public final class Hypervisor {
                 return multicall(cpu, d, a0, a1);
             case Hypercall.DM_OP:
                 return dmOp(cpu, d, a0, a1);
+            case Hypercall.IOMMU_OP:
+                return iommuOps.hypercall(cpu, d, a0, a1, a2, a3);
             default:
                 HypercallHandler handler = op >= 0 && op < MAX_HYPERCALL ? handlers[op] : null;
                 return handler == null ? -Errno.ENOSYS : handler.call(cpu, d, a0, a1, a2, a3);

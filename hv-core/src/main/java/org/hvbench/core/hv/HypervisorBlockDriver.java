@@ -7,6 +7,7 @@ import org.hvbench.core.cpu.IrqLine;
 import org.hvbench.core.dev.BlockBacking;
 import org.hvbench.core.dev.BlockCommand;
 import org.hvbench.core.dev.BlockDevice;
+import org.hvbench.core.dev.ChannelCommand;
 import org.hvbench.core.dev.Machine;
 import org.hvbench.core.iommu.DmaMapper;
 import org.hvbench.core.mem.AddressSpace;
@@ -29,8 +30,16 @@ import org.hvbench.core.mem.Translation;
  *     device's register interface; every register write traps, and this class is the device model:
  *     it reads the guest's own submission queue through the guest's p2m, rewrites every address to a
  *     machine address, and posts completions into the guest's completion queue.</li>
+ * <li>Channel programs ({@code channel-program}): the guest writes a chain of commands in its memory
+ *     and starts it with one trapped start-I/O ({@link VmExit#START_IO}); the hypervisor copies the
+ *     whole chain into private memory, following its TICs, checks every command and address, rewrites
+ *     the addresses to machine addresses and starts all of the chain's commands with one doorbell.
+ *     When the last one completes it writes the channel status and gives the guest one virtual
+ *     interrupt. A chain with a bad command, an address outside the guest, more than
+ *     {@value ChannelCommand#MAX_CHAIN} commands or a TIC back into itself is refused whole, before
+ *     any byte moves; what the guest writes into its chain after the start has no effect.</li>
  * </ul>
- * Either way each request is copied into the hypervisor's private area once and only the copy is
+ * Each request is copied into the hypervisor's private area once and only the copy is
  * checked and used (no double fetch); every segment must translate through the guest's p2m to a frame
  * the guest owns; the sector range must lie inside the guest's own virtual disk. A bad request gets
  * its errno and no byte of the disk or of another domain changes.
@@ -43,11 +52,12 @@ import org.hvbench.core.mem.Translation;
  * <p>Runs on the CPU it was attached to; the guests it serves run there too (the uniprocessor of the
  * paper's analysis).
  */
-public final class HypervisorBlockDriver implements MmioHandler {
+public final class HypervisorBlockDriver implements MmioHandler, ChannelHandler {
     /** Requests one submit hypercall may carry (32 x 112 bytes fit the private page). */
     public static final int MAX_BATCH = 32;
     private static final int KIND_PV = 1;
     private static final int KIND_TRAP = 2;
+    private static final int KIND_CHANNEL = 3;
 
     private final Hypervisor hv;
     private final MachineMemory memory;
@@ -75,7 +85,9 @@ public final class HypervisorBlockDriver implements MmioHandler {
     private final long[] segmentMa = new long[MAX_BATCH * BlockCommand.MAX_SEGMENTS];
     private final int[] segmentLength = new int[MAX_BATCH * BlockCommand.MAX_SEGMENTS];
     private final int[] segmentCount = new int[MAX_BATCH];
-    private final long[] deviceSector = new long[MAX_BATCH];
+    private final long[] deviceSector = new long[Math.max(MAX_BATCH, ChannelCommand.MAX_CHAIN)];
+    /** Guest addresses of the commands of the chain being copied: a TIC back to one of them is a loop. */
+    private final long[] fetchedAt = new long[ChannelCommand.MAX_CHAIN];
     private final Connection[] connections = new Connection[Hypervisor.MAX_DOMAINS];
 
     private long submitted;
@@ -99,6 +111,13 @@ public final class HypervisorBlockDriver implements MmioHandler {
         QueueConsumer guestSq;
         QueueProducer guestCq;
         boolean moreWork;
+        // Channel programs: the chain under way (one at a time) and where its status goes.
+        boolean chainActive;
+        int chainCommands;
+        int chainCompleted;
+        int chainFailedAt;
+        int chainResult;
+        long statusGpa;
 
         Connection(Domain domain, int kind) {
             this.domain = domain;
@@ -221,10 +240,7 @@ public final class HypervisorBlockDriver implements MmioHandler {
         if (c != null && (c.kind != KIND_PV || c.outstanding > 0)) {
             return -Errno.EBUSY;
         }
-        if (extentSectors[d.id()] == 0) {
-            return -Errno.ENOENT;
-        }
-        int verdict = hv.accessControl().blockDeviceConnect(d, device.deviceId());
+        int verdict = mayConnect(d);
         if (verdict < 0) {
             return verdict;
         }
@@ -235,6 +251,14 @@ public final class HypervisorBlockDriver implements MmioHandler {
         c.responses = new QueueProducer(memory, cpu.view(d.space()), queueGpa, BlockProtocol.RESPONSE_BYTES, (int) queueEntries);
         connections[d.id()] = c;
         return 0;
+    }
+
+    /** A guest may use the device when it has a virtual disk and access control agrees. */
+    private int mayConnect(Domain d) {
+        if (extentSectors[d.id()] == 0) {
+            return -Errno.ENOENT;
+        }
+        return hv.accessControl().blockDeviceConnect(d, device.deviceId());
     }
 
     private long submit(Domain d, long requestsGpa, long count) {
@@ -344,10 +368,7 @@ public final class HypervisorBlockDriver implements MmioHandler {
         if (c.entries == 0 || (c.sqBase & MachineMemory.PAGE_MASK) != 0 || (c.cqBase & MachineMemory.PAGE_MASK) != 0) {
             return -Errno.EINVAL;
         }
-        if (extentSectors[d.id()] == 0) {
-            return -Errno.ENOENT;
-        }
-        int verdict = hv.accessControl().blockDeviceConnect(d, device.deviceId());
+        int verdict = mayConnect(d);
         if (verdict < 0) {
             return verdict;
         }
@@ -467,6 +488,148 @@ public final class HypervisorBlockDriver implements MmioHandler {
         }
     }
 
+    // ---------------------------------------------------------------- channel programs
+
+    /** A trapped start-I/O: copy the chain, check and relocate every command, start them all at once. */
+    @Override
+    public long startIo(Cpu cpu, Domain d, long chainGpa, long statusGpa) {
+        if (cpu != this.cpu) {
+            return -Errno.EINVAL;
+        }
+        Connection c = connections[d.id()];
+        if (c == null) {
+            int verdict = mayConnect(d);
+            if (verdict < 0) {
+                return verdict;
+            }
+            c = new Connection(d, KIND_CHANNEL);
+            connections[d.id()] = c;
+        } else if (c.kind != KIND_CHANNEL) {
+            return -Errno.EBUSY;
+        }
+        if (c.chainActive) {
+            return -Errno.EBUSY;
+        }
+        if ((statusGpa & (ChannelCommand.STATUS_BYTES - 1)) != 0 || !ownedAndMapped(d, statusGpa, Translation.WRITE)) {
+            rejected++;
+            return -Errno.EFAULT;
+        }
+        int n = copyChain(d, chainGpa);
+        if (n < 0) {
+            rejected++;
+            return n;
+        }
+        if (freeTagCount < n || sq.freeSlots() < n) {
+            return -Errno.EAGAIN;
+        }
+        long privateMa = cpu.translate(hvSpace, hv.scratch(cpu) + Hypervisor.SCRATCH_CHAIN, Translation.READ);
+        for (int i = 0; i < n; i++) {
+            int command = memory.getByte(privateMa + (long) i * ChannelCommand.BYTES + ChannelCommand.COMMAND);
+            if (command == ChannelCommand.CONTROL) {
+                queueCommand(i, d.id(), i, BlockCommand.OP_FLUSH, 0, i, 0);
+            } else {
+                queueCommand(i, d.id(), i, command == ChannelCommand.READ ? BlockCommand.OP_READ : BlockCommand.OP_WRITE,
+                    deviceSector[i], i, 1);
+            }
+        }
+        c.chainActive = true;
+        c.chainCommands = n;
+        c.chainCompleted = 0;
+        c.chainFailedAt = n;
+        c.chainResult = 0;
+        c.statusGpa = statusGpa;
+        c.outstanding += n;
+        startDevice(n);
+        return 0;
+    }
+
+    /**
+     * Copies the chain at {@code chainGpa} into private memory, following TICs (which are not kept),
+     * and checks each data or control command as it lands: the command, count and sectors, and that its data
+     * page is the guest's own with the access the transfer needs. Slot {@code i} of the copy, of
+     * {@link #segmentMa} and of {@link #deviceSector} then describe data command {@code i}.
+     *
+     * @return the number of data commands, or a negative errno (nothing started)
+     */
+    private int copyChain(Domain d, long chainGpa) {
+        long privateVa = hv.scratch(cpu) + Hypervisor.SCRATCH_CHAIN;
+        long privateMa = cpu.translate(hvSpace, privateVa, Translation.READ | Translation.WRITE);
+        long next = chainGpa;
+        int fetched = 0;
+        int n = 0;
+        while (true) {
+            if ((next & (ChannelCommand.BYTES - 1)) != 0) {
+                return -Errno.EINVAL;
+            }
+            for (int k = 0; k < fetched; k++) {
+                if (fetchedAt[k] == next) {
+                    return -Errno.ELOOP;
+                }
+            }
+            if (fetched == ChannelCommand.MAX_CHAIN) {
+                return -Errno.E2BIG;
+            }
+            fetchedAt[fetched++] = next;
+            int r = cpu.copy(d.space(), next, hvSpace, privateVa + (long) n * ChannelCommand.BYTES, ChannelCommand.BYTES);
+            if (r < 0) {
+                return r;
+            }
+            long ccw = privateMa + (long) n * ChannelCommand.BYTES;
+            int command = memory.getByte(ccw + ChannelCommand.COMMAND) & 0xFF;
+            if (command == ChannelCommand.TIC) {
+                next = memory.getLong(ccw + ChannelCommand.ADDRESS);
+                continue;
+            }
+            r = ChannelCommand.check(memory, ccw, extentSectors[d.id()]);
+            if (r < 0) {
+                return r;
+            }
+            if (command == ChannelCommand.CONTROL) {
+                n++;
+                if ((memory.getByte(ccw + ChannelCommand.FLAGS) & ChannelCommand.CC) == 0) {
+                    return n;
+                }
+                next += ChannelCommand.BYTES;
+                continue;
+            }
+            int access = command == ChannelCommand.READ ? Translation.WRITE : Translation.READ;
+            long ma = translateOwned(d, memory.getLong(ccw + ChannelCommand.ADDRESS), access);
+            if (ma < 0) {
+                return (int) ma;
+            }
+            segmentMa[n] = ma;
+            segmentLength[n] = memory.getShort(ccw + ChannelCommand.COUNT) & 0xFFFF;
+            deviceSector[n] = extentFirst[d.id()] + Integer.toUnsignedLong(memory.getInt(ccw + ChannelCommand.SECTOR));
+            n++;
+            if ((memory.getByte(ccw + ChannelCommand.FLAGS) & ChannelCommand.CC) == 0) {
+                return n;
+            }
+            next += ChannelCommand.BYTES;
+        }
+    }
+
+    /** One command of a chain completed; after the last, the channel status and one virtual interrupt. */
+    private void chainCommandDone(Connection c, int index, int status) {
+        if (status < 0 && index < c.chainFailedAt) {
+            c.chainFailedAt = index;
+            c.chainResult = status;
+        }
+        if (++c.chainCompleted < c.chainCommands) {
+            return;
+        }
+        c.chainActive = false;
+        long statusMa = translateOwned(c.domain, c.statusGpa, Translation.WRITE);
+        if (statusMa < 0) {
+            dropped++;
+        } else {
+            memory.putInt(statusMa + ChannelCommand.STATUS_DONE, c.chainFailedAt);
+            memory.putInt(statusMa + ChannelCommand.STATUS_RESULT, c.chainResult);
+            memory.putInt(statusMa + ChannelCommand.STATUS_FAILED_AT, c.chainResult < 0 ? c.chainFailedAt : 0);
+            memory.putInt(statusMa + ChannelCommand.STATUS_FAILED_AT + 4, 0);
+        }
+        c.domain.markVirqPending();
+    }
+
     // ---------------------------------------------------------------- shared: the real device
 
     /** Translates a guest-physical address and insists the frame is the guest's own. */
@@ -541,7 +704,9 @@ public final class HypervisorBlockDriver implements MmioHandler {
                 continue;
             }
             c.outstanding--;
-            if (c.kind == KIND_PV) {
+            if (c.kind == KIND_CHANNEL) {
+                chainCommandDone(c, (int) tagGuestId[tag], status);
+            } else if (c.kind == KIND_PV) {
                 long slotMa = c.responses.slot(c.batch);
                 if (slotMa < 0) {
                     c.failed = true;

@@ -45,6 +45,7 @@ public final class DmaMapper {
             held = 0;
         }
         if (held == 0) {
+            iommu.mapping(contextTag, page);
             int r = table.map(page, page, PageTable.SHIFT_4K, wanted & Translation.PERMISSIONS);
             if (r < 0) {
                 return r;

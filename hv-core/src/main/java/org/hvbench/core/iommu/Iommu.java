@@ -1,5 +1,6 @@
 package org.hvbench.core.iommu;
 
+import org.agrona.collections.Long2LongHashMap;
 import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.CostProfile;
 import org.hvbench.core.cpu.VirtualClock;
@@ -50,14 +51,16 @@ public final class Iommu implements DmaTranslation {
     private final int[] tag = new int[MAX_DEVICES];
     private final long[] excluded;
 
-    // Deferred unmaps: (tag, page) keys in an open-addressed set, and in insertion order.
-    private final long[] pendingSet;
+    // Deferred unmaps: (tag, page) key -> slot in pendingList, which keeps them in order; a slot
+    // whose page was mapped again before the flush is cleared to 0.
+    private final Long2LongHashMap pendingSet;
     private final long[] pendingList;
-    private int pendingCount;
+    private int pendingSlots;
 
     private long translations;
     private long refused;
     private long staleSuccesses;
+    private long staleSinceFlush;
     private long invalidations;
     private long batches;
 
@@ -76,7 +79,8 @@ public final class Iommu implements DmaTranslation {
         this.batch = deferredBatch;
         this.faults = new FaultLog(faultLogCapacity);
         this.excluded = new long[(memory.frames() + 63) >>> 6];
-        this.pendingSet = new long[Integer.highestOneBit(deferredBatch) << 2];
+        // Sized so it never grows: at most deferredBatch keys at a load of a half.
+        this.pendingSet = new Long2LongHashMap(Integer.highestOneBit(deferredBatch) << 2, 0.5f, -1);
         this.pendingList = new long[deferredBatch];
         java.util.Arrays.fill(kind, IDENTITY);
     }
@@ -165,8 +169,10 @@ public final class Iommu implements DmaTranslation {
             }
             clock.advance(PageWalker.levelsRead(levels[device], Translation.pageShift(translation)) * profile.walkLevelPicos());
             iotlb.insert(t, iova, translation);
-        } else if (pendingCount > 0 && pending(key(t, iova))) {
+        } else if (!pendingSet.isEmpty() && pendingSet.containsKey(key(t, iova))) {
+            // An IOTLB hit on a page unmapped but not yet invalidated: the deferred mode's window.
             staleSuccesses++;
+            staleSinceFlush++;
         }
         if (!Translation.allows(translation, access)) {
             return fault(device, iova, access);
@@ -201,67 +207,70 @@ public final class Iommu implements DmaTranslation {
      */
     public void invalidate(int contextTag, long iova) {
         if (mode == InvalidationMode.STRICT) {
-            iotlb.flushPage(contextTag, iova);
-            invalidations++;
-            clock.advance(profile.tlbFlushPicos());
+            invalidateNow(contextTag, iova);
             return;
         }
         long k = key(contextTag, iova);
-        if (!pending(k)) {
-            add(k);
-            pendingList[pendingCount++] = k;
+        if (pendingSet.get(k) == -1) {
+            pendingSet.put(k, pendingSlots);
+            pendingList[pendingSlots++] = k;
         }
-        if (pendingCount >= batch) {
+        if (pendingSlots >= batch) {
             flush();
+        }
+    }
+
+    /**
+     * Invalidates a page at once, whatever the mode: for changes the hypervisor makes to a p2m that a
+     * device works in (a frame leaving the domain cannot wait for a batch, as Xen never lets it).
+     */
+    public void invalidateNow(int contextTag, long iova) {
+        iotlb.flushPage(contextTag, iova);
+        invalidations++;
+        clock.advance(profile.iotlbInvalidatePicos());
+        forget(key(contextTag, iova));
+    }
+
+    /**
+     * A page is being mapped in the table behind {@code contextTag}: if its unmap is still queued,
+     * the old IOTLB entry is invalidated now, so the new mapping is never shadowed by a stale one
+     * (Linux reaches the same end by not reusing an IOVA before its flush).
+     */
+    public void mapping(int contextTag, long iova) {
+        if (!pendingSet.isEmpty() && pendingSet.containsKey(key(contextTag, iova))) {
+            invalidateNow(contextTag, iova);
+        }
+    }
+
+    private void forget(long k) {
+        long slot = pendingSet.remove(k);
+        if (slot != -1) {
+            pendingList[(int) slot] = 0;
         }
     }
 
     /** Invalidates every queued unmap with one batched invalidation (deferred mode). */
     public void flush() {
-        if (pendingCount == 0) {
+        if (pendingSlots == 0) {
             return;
         }
-        for (int i = 0; i < pendingCount; i++) {
+        for (int i = 0; i < pendingSlots; i++) {
             long k = pendingList[i];
-            iotlb.flushPage((int) (k >>> 48), ((k & ((1L << 48) - 1)) - 1) << MachineMemory.PAGE_SHIFT);
+            if (k != 0) {
+                iotlb.flushPage((int) (k >>> 48), ((k & ((1L << 48) - 1)) - 1) << MachineMemory.PAGE_SHIFT);
+                invalidations++;
+            }
         }
-        invalidations += pendingCount;
         batches++;
-        clock.advance(profile.tlbFlushPicos());
-        pendingCount = 0;
-        java.util.Arrays.fill(pendingSet, 0);
+        clock.advance(profile.iotlbInvalidatePicos());
+        pendingSlots = 0;
+        pendingSet.clear();
+        staleSinceFlush = 0;
     }
 
     /** (tag, page) as a non-zero key: tag in bits 48-63, page number + 1 below. */
     private static long key(int contextTag, long iova) {
         return (long) contextTag << 48 | ((iova >>> MachineMemory.PAGE_SHIFT) + 1 & ((1L << 48) - 1));
-    }
-
-    private boolean pending(long k) {
-        int mask = pendingSet.length - 1;
-        for (int i = (int) mix(k) & mask; ; i = (i + 1) & mask) {
-            long v = pendingSet[i];
-            if (v == k) {
-                return true;
-            }
-            if (v == 0) {
-                return false;
-            }
-        }
-    }
-
-    private void add(long k) {
-        int mask = pendingSet.length - 1;
-        int i = (int) mix(k) & mask;
-        while (pendingSet[i] != 0) {
-            i = (i + 1) & mask;
-        }
-        pendingSet[i] = k;
-    }
-
-    private static long mix(long k) {
-        long h = k * 0x9E3779B97F4A7C15L;
-        return h ^ (h >>> 32);
     }
 
     public InvalidationMode mode() {
@@ -296,7 +305,12 @@ public final class Iommu implements DmaTranslation {
 
     /** Unmaps queued and not yet invalidated. */
     public int pendingUnmaps() {
-        return pendingCount;
+        return pendingSet.size();
+    }
+
+    /** Stale successes since the last deferred flush: 0 right after it. */
+    public long staleSinceFlush() {
+        return staleSinceFlush;
     }
 
     public long invalidations() {

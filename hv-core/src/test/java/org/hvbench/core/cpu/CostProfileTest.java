@@ -51,7 +51,7 @@ class CostProfileTest {
         for (Crossing kind : Crossing.values()) {
             text.append("crossing.").append(kind).append("=1.5\n");
         }
-        text.append("switch.IDLE=1\naddressSpace.switch=1\ntlb.flush=1\ntlb.miss=1\nwalk.level=1\niotlb.miss=1\ncopy.perKiB=1024\n");
+        text.append("switch.IDLE=1\naddressSpace.switch=1\ntlb.flush=1\ntlb.miss=1\nwalk.level=1\niotlb.miss=1\niotlb.invalidate=1\ncopy.perKiB=1024\n");
         Files.writeString(good, text);
         CostProfile p = CostProfile.load(good.toString());
         assertEquals(1500, p.crossingPicos(Crossing.VMEXIT));
