@@ -12,6 +12,7 @@ import org.hvbench.core.exec.InlineExecutor;
 import org.hvbench.core.guest.Aio;
 import org.hvbench.core.guest.App;
 import org.hvbench.core.guest.GrantMode;
+import org.hvbench.core.mem.Tlb;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -31,7 +32,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code depth} I/Os with one system call and the inline executor runs the machine until all have
  * completed. The {@code ios} counter is I/Os per second; crossings, TLB misses and modelled
  * nanoseconds come as counters whose quotient by {@code ios} is per I/O (see {@link IoCounters}).
- * {@link RawCopyBench} moves the same bytes with a bare memory copy: the floor.
+ * {@link RawCopyBench} moves the same bytes with a bare memory copy: the floor. For the channel
+ * programs, {@code depth} is also the chain length (up to 64 commands of 4 KiB go in one chain).
  *
  * <p>Machine memory defaults to 256 MiB; set {@code -Dhvbench.memory=512m} (with
  * {@code -jvmArgsPrepend}) to change it.
@@ -43,7 +45,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 2, jvmArgsAppend = {BuildFlags.ADD_OPENS_FLAG, BuildFlags.ADD_OPENS_VALUE})
 public class ArchitectureBench {
-    @Param({"native", "hypervisor-pv", "hypervisor-trap", "io-partition", "dom0-emulator"})
+    @Param({"native", "hypervisor-pv", "hypervisor-trap", "io-partition", "dom0-emulator", "passthrough",
+        "passthrough-posted", "channel-program", "channel-program-iommu"})
     public String placement;
 
     @Param({"read", "write"})
@@ -65,6 +68,17 @@ public class ArchitectureBench {
     @Param({"persistent"})
     public String grantMode;
 
+    /**
+     * on (every DMA translated), off (no protection) or exclusion (a bitmap keeps devices off the
+     * hypervisor's frames). passthrough, passthrough-posted and channel-program-iommu need on.
+     */
+    @Param({"on"})
+    public String iommu;
+
+    /** strict (each unmap invalidates the IOTLB before it returns) or deferred (in batches of 256). */
+    @Param({"strict"})
+    public String iommuInvalidation;
+
     /** none, paper-era, current-x86, or a path to a profile file; changes only the modelledNs counter. */
     @Param({"current-x86"})
     public String costProfile;
@@ -74,15 +88,18 @@ public class ArchitectureBench {
     private App app;
     private Cpu cpu;
     private CrossingTrace trace;
+    private Tlb iotlb;
 
     @Setup(Level.Trial)
     public void boot() {
-        MachineConfig config = BenchConfig.machine().tlbTagged(tlbTagged).costProfile(costProfile);
+        MachineConfig config = BenchConfig.machine().tlbTagged(tlbTagged).costProfile(costProfile).iommu(iommu)
+            .iommuInvalidation(iommuInvalidation);
         path = Placement.parse(placement).open(config, depth, GrantMode.parse(grantMode));
         executor = new InlineExecutor(path);
         app = path.app();
         cpu = path.cpu();
         trace = path.trace();
+        iotlb = path.machine().iommu().iotlb();
         int opcode = BenchConfig.opcode(operation);
         byte[] data = new byte[size];
         Random random = new Random(42);
@@ -108,12 +125,14 @@ public class ArchitectureBench {
         long misses = cpu.tlb().misses();
         long picos = path.modelledPicos();
         long notifications = path.notifications();
+        long iotlbMisses = iotlb.misses();
         executor.runBatch(depth);
         counters.ios += depth;
         counters.crossings += trace.total() - crossings;
         counters.tlbMisses += cpu.tlb().misses() - misses;
         counters.modelledNs += (path.modelledPicos() - picos) / 1000.0;
         counters.notifications += path.notifications() - notifications;
+        counters.iotlbMisses += iotlb.misses() - iotlbMisses;
         return app.completed();
     }
 

@@ -10,7 +10,7 @@ import org.openjdk.jmh.annotations.State;
  * What each I/O did, as JMH secondary results. All are {@code OPERATIONS} counters, so JMH reports
  * them as rates over the same measured time as the score: {@code ios} is I/Os per second, and any
  * other counter divided by {@code ios} is that quantity per I/O (crossings per I/O, TLB misses per
- * I/O, modelled nanoseconds per I/O). {@code EVENTS} counters would be summed over iterations,
+ * I/O, IOTLB misses per I/O, modelled nanoseconds per I/O). {@code EVENTS} counters would be summed over iterations,
  * which makes ratios meaningless. JMH zeroes the fields at the start of every iteration.
  */
 @State(Scope.Thread)
@@ -26,6 +26,8 @@ public class IoCounters {
     public double modelledNs;
     /** Notifications between domains (event sends); zero where there are none. */
     public long notifications;
+    /** IOTLB misses (each one an I/O page walk); zero where the IOMMU does not translate. */
+    public long iotlbMisses;
 
     @Setup(Level.Iteration)
     public void clear() {
@@ -34,5 +36,6 @@ public class IoCounters {
         tlbMisses = 0;
         modelledNs = 0;
         notifications = 0;
+        iotlbMisses = 0;
     }
 }

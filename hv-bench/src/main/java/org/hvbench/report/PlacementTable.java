@@ -12,7 +12,7 @@ import org.hvbench.core.arch.Placement;
 
 /**
  * The comparison of placements: for each setting (operation, size, depth, TLB tagging, cost
- * profile), one row per placement with crossings per I/O beside the paper's count, I/Os per second
+ * profile, grant mode, IOMMU mode), one row per placement with crossings per I/O beside the paper's count, I/Os per second
  * with JMH's 99.9% error, time per I/O relative to native (error propagated from both scores), TLB
  * misses and modelled nanoseconds per I/O, allocation per I/O, and the raw copy of the same bytes
  * as the floor.
@@ -27,12 +27,12 @@ public final class PlacementTable {
     /** One measured placement in one setting. */
     public record Row(String placement, double crossingsPerIo, int paperCrossings, double ios, double iosError,
                       double costVsNative, double costVsNativeError, double tlbMissesPerIo, double modelledNsPerIo,
-                      double allocBytesPerIo, double notificationsPerIo) {
+                      double allocBytesPerIo, double notificationsPerIo, double iotlbMissesPerIo) {
     }
 
     /** One setting and its rows, native first. */
     public record Group(String operation, int size, int depth, String tlbTagged, String costProfile, String grantMode,
-                        List<Row> rows, Row rawCopy) {
+                        String iommu, String iommuInvalidation, List<Row> rows, Row rawCopy) {
         public Row row(String placement) {
             return rows.stream().filter(r -> r.placement().equals(placement)).findFirst().orElse(null);
         }
@@ -50,7 +50,8 @@ public final class PlacementTable {
         for (JmhResult r : results) {
             if (r.simpleName().equals(ARCHITECTURE)) {
                 List<String> key = List.of(r.param("operation"), r.param("size"), r.param("depth"), r.param("tlbTagged"),
-                    r.param("costProfile"), Objects.toString(r.param("grantMode"), "persistent"));
+                    r.param("costProfile"), Objects.toString(r.param("grantMode"), "persistent"),
+                    Objects.toString(r.param("iommu"), "on"), Objects.toString(r.param("iommuInvalidation"), "strict"));
                 bySetting.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
             } else if (r.simpleName().equals(RAW_COPY)) {
                 raw.add(r);
@@ -70,10 +71,12 @@ public final class PlacementTable {
             rows.sort(Comparator.comparingInt(r -> order(r.placement())));
             JmhResult copy = raw.stream().filter(r -> Objects.equals(r.param("operation"), k.get(0))
                 && Objects.equals(r.param("size"), k.get(1)) && Objects.equals(r.param("depth"), k.get(2))).findFirst().orElse(null);
-            groups.add(new Group(k.get(0), size, depth, k.get(3), k.get(4), k.get(5), rows, copy == null ? null : rawRow(copy, nat)));
+            groups.add(new Group(k.get(0), size, depth, k.get(3), k.get(4), k.get(5), k.get(6), k.get(7), rows,
+                copy == null ? null : rawRow(copy, nat)));
         }
         groups.sort(Comparator.comparing(Group::operation).thenComparingInt(Group::size).thenComparingInt(Group::depth)
-            .thenComparing(Group::tlbTagged).thenComparing(Group::costProfile).thenComparing(Group::grantMode));
+            .thenComparing(Group::tlbTagged).thenComparing(Group::costProfile).thenComparing(Group::grantMode)
+            .thenComparing(Group::iommu).thenComparing(Group::iommuInvalidation));
         return groups;
     }
 
@@ -111,12 +114,12 @@ public final class PlacementTable {
         JmhResult.Metric alloc = r.secondary("gc.alloc.rate.norm");
         return new Row(r.param("placement"), perIo(r, "crossings"), paper, ios(r), iosError(r), ratio[0], ratio[1],
             perIo(r, "tlbMisses"), perIo(r, "modelledNs"), alloc == null ? Double.NaN : alloc.score() / depth,
-            perIo(r, "notifications"));
+            perIo(r, "notifications"), perIo(r, "iotlbMisses"));
     }
 
     private static Row rawRow(JmhResult copy, JmhResult nat) {
         double[] ratio = ratio(nat, copy);
-        return new Row("raw copy (floor)", 0, 0, ios(copy), iosError(copy), ratio[0], ratio[1], 0, Double.NaN, Double.NaN, 0);
+        return new Row("raw copy (floor)", 0, 0, ios(copy), iosError(copy), ratio[0], ratio[1], 0, Double.NaN, Double.NaN, 0, 0);
     }
 
     /**
@@ -138,22 +141,23 @@ public final class PlacementTable {
     public static String markdown(List<Group> groups) {
         StringBuilder b = new StringBuilder();
         for (Group g : groups) {
-            b.append(String.format(Locale.ROOT, "### %s %s, queue depth %d, TLB %s, cost profile %s, grant mode %s%n%n",
+            b.append(String.format(Locale.ROOT, "### %s %s, queue depth %d, TLB %s, cost profile %s, grant mode %s, IOMMU %s%n%n",
                 g.operation(), size(g.size()), g.depth(), "true".equals(g.tlbTagged()) ? "tagged" : "untagged", g.costProfile(),
-                g.grantMode()));
+                g.grantMode(), "on".equals(g.iommu()) ? "on (" + g.iommuInvalidation() + ")" : g.iommu()));
             b.append("| placement | crossings per I/O | paper, per I/O | notifications per I/O | I/O per s ± 99.9%"
-                + " | time per I/O × native | TLB misses per I/O | modelled ns per I/O | alloc B per I/O |\n");
-            b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                + " | time per I/O × native | TLB misses per I/O | IOTLB misses per I/O | modelled ns per I/O"
+                + " | alloc B per I/O |\n");
+            b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
             for (Row r : g.rows()) {
-                b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", r.placement(),
+                b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", r.placement(),
                     fixed(r.crossingsPerIo(), 2), r.paperCrossings() < 0 ? "" : Integer.toString(r.paperCrossings()),
                     fixed(r.notificationsPerIo(), 2), withError(r.ios(), r.iosError()),
-                    ratio(r.costVsNative(), r.costVsNativeError()), fixed(r.tlbMissesPerIo(), 1), fixed(r.modelledNsPerIo(), 0),
-                    fixed(r.allocBytesPerIo(), 3)));
+                    ratio(r.costVsNative(), r.costVsNativeError()), fixed(r.tlbMissesPerIo(), 1),
+                    fixed(r.iotlbMissesPerIo(), 2), fixed(r.modelledNsPerIo(), 0), fixed(r.allocBytesPerIo(), 3)));
             }
             Row raw = g.rawCopy();
             if (raw != null) {
-                b.append(String.format(Locale.ROOT, "| %s | 0 | | | %s | %s | 0 | | |%n", raw.placement(),
+                b.append(String.format(Locale.ROOT, "| %s | 0 | | | %s | %s | 0 | | | |%n", raw.placement(),
                     withError(raw.ios(), raw.iosError()), ratio(raw.costVsNative(), raw.costVsNativeError())));
             }
             double floor = g.nativeOverRawCopy();

@@ -141,20 +141,22 @@ public final class Iommu implements DmaTranslation {
     @Override
     public long translate(int device, long iova, int access) {
         translations++;
-        if (device < 0 || device >= MAX_DEVICES) {
+        if ((device & ~(MAX_DEVICES - 1)) != 0) {
             return fault(device, iova, access);
         }
-        switch (kind[device]) {
-            case IDENTITY:
-                return memory.contains(iova, 1) ? iova : fault(device, iova, access);
-            case EXCLUSION:
-                return memory.contains(iova, 1) && !isExcluded(iova >>> MachineMemory.PAGE_SHIFT) ? iova
-                    : fault(device, iova, access);
-            case TRANSLATE:
-                return translateThroughTable(device, iova, access);
-            default:
-                return fault(device, iova, access);
+        int k = kind[device];
+        // The translated context first: it is the hot path of every protected DMA.
+        if (k == TRANSLATE) {
+            return translateThroughTable(device, iova, access);
         }
+        if (k == IDENTITY) {
+            return memory.contains(iova, 1) ? iova : fault(device, iova, access);
+        }
+        if (k == EXCLUSION) {
+            return memory.contains(iova, 1) && !isExcluded(iova >>> MachineMemory.PAGE_SHIFT) ? iova
+                : fault(device, iova, access);
+        }
+        return fault(device, iova, access);
     }
 
     private long translateThroughTable(int device, long iova, int access) {
@@ -169,7 +171,7 @@ public final class Iommu implements DmaTranslation {
             }
             clock.advance(PageWalker.levelsRead(levels[device], Translation.pageShift(translation)) * profile.walkLevelPicos());
             iotlb.insert(t, iova, translation);
-        } else if (!pendingSet.isEmpty() && pendingSet.containsKey(key(t, iova))) {
+        } else if (pendingSlots > 0 && pendingSet.containsKey(key(t, iova))) {
             // An IOTLB hit on a page unmapped but not yet invalidated: the deferred mode's window.
             staleSuccesses++;
             staleSinceFlush++;
@@ -237,7 +239,7 @@ public final class Iommu implements DmaTranslation {
      * (Linux reaches the same end by not reusing an IOVA before its flush).
      */
     public void mapping(int contextTag, long iova) {
-        if (!pendingSet.isEmpty() && pendingSet.containsKey(key(contextTag, iova))) {
+        if (pendingSlots > 0 && pendingSet.containsKey(key(contextTag, iova))) {
             invalidateNow(contextTag, iova);
         }
     }

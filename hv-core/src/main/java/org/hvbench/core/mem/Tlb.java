@@ -35,6 +35,8 @@ public final class Tlb {
     private final int sets;
     private final int ways;
     private final int setMask;
+    /** log2 of a set's stride in {@link #entries} (2 longs per way, ways rounded up to a power of two). */
+    private final int setShift;
     private final boolean tagged;
     private final long[] entries;
     private final byte[] nextVictim;
@@ -56,8 +58,9 @@ public final class Tlb {
         this.sets = sets;
         this.ways = ways;
         this.setMask = sets - 1;
+        this.setShift = 1 + Integer.numberOfTrailingZeros(Integer.highestOneBit(ways * 2 - 1));
         this.tagged = tagged;
-        this.entries = new long[2 * sets * ways];
+        this.entries = new long[sets << setShift];
         this.nextVictim = new byte[sets];
         clear();
     }
@@ -94,8 +97,21 @@ public final class Tlb {
 
     /** The cached {@link Translation} of {@code va} in address space {@code asid}, or {@link #MISS}. */
     public long lookup(int asid, long va) {
-        long t = probe(asid, va, PageTable.SHIFT_4K);
-        if (t == MISS && superpageEntries > 0) {
+        // The 4 KiB probe written out: it is the hit path of every translation.
+        long pageNumber = va >>> PageTable.SHIFT_4K;
+        long key = pageNumber << 18 | (asid & MAX_ASID);
+        long[] e = entries;
+        int i = ((int) pageNumber & setMask) << setShift;
+        int end = i + 2 * ways;
+        while (i < end) {
+            if (e[i] == key) {
+                hits++;
+                return e[i + 1];
+            }
+            i += 2;
+        }
+        long t = MISS;
+        if (superpageEntries > 0) {
             t = probe(asid, va, PageTable.SHIFT_2M);
             if (t == MISS) {
                 t = probe(asid, va, PageTable.SHIFT_1G);
@@ -112,7 +128,7 @@ public final class Tlb {
     private long probe(int asid, long va, int shift) {
         long pageNumber = va >>> shift;
         long key = key(asid, pageNumber, sizeCode(shift));
-        int i = ((int) pageNumber & setMask) * ways * 2;
+        int i = ((int) pageNumber & setMask) << setShift;
         for (int end = i + 2 * ways; i < end; i += 2) {
             if (entries[i] == key) {
                 return entries[i + 1];
@@ -126,7 +142,7 @@ public final class Tlb {
         int shift = Translation.pageShift(translation);
         long pageNumber = va >>> shift;
         int set = (int) pageNumber & setMask;
-        int base = set * ways * 2;
+        int base = set << setShift;
         int slot = -1;
         for (int i = base, end = base + 2 * ways; i < end; i += 2) {
             if (entries[i] == EMPTY) {
@@ -189,7 +205,7 @@ public final class Tlb {
     private void flushProbe(int asid, long va, int shift) {
         long pageNumber = va >>> shift;
         long key = key(asid, pageNumber, sizeCode(shift));
-        int i = ((int) pageNumber & setMask) * ways * 2;
+        int i = ((int) pageNumber & setMask) << setShift;
         for (int end = i + 2 * ways; i < end; i += 2) {
             if (entries[i] == key) {
                 forget(i);
