@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # The main job: run a benchmark profile, keep the JMH JSON, print the placement table.
 #
-#   scripts/bench.sh [quick|paper|full] [JMH options...]
+#   scripts/bench.sh [quick|paper|split|iommu|full] [JMH options...]
 #
 # Profiles (time on 2 cores):
-#   quick  about a minute: every placement; 4 KiB read; depth 1; persistent grants; the raw copy;
+#   quick  about two minutes: every placement; 4 KiB read; depth 1; persistent grants; the raw copy;
 #          1 fork, 3 x 1 s warm-up, 5 x 1 s measurement. A first look, not for quoting.
-#   paper  about 8 min (the default): every placement at 4 KiB read, depth 1 and 32, untagged TLB,
-#          persistent grants, with the raw copy; 2 forks, 3 x 2 s warm-up, 5 x 2 s measurement; -prof gc.
+#   paper  about 15 min (the default): every placement at 4 KiB read, depth 1 and 32, untagged TLB,
+#          persistent grants, IOMMU on (strict), with the raw copy; 2 forks, 3 x 2 s warm-up,
+#          5 x 2 s measurement; -prof gc.
 #   split  about 25 min: io-partition and dom0-emulator in every grant mode (map, copy, persistent)
 #          at 4 KiB read, depth 1 and 32, with native and the raw copy beside them; GrantBench;
 #          EventChannelBench; 2 forks; -prof gc.
+#   iommu  about 45 min, three JMH runs in one result: (1) native, hypervisor-trap, both passthrough
+#          placements and both channel programs at 4 KiB read, depth (= chain length) 1, 8, 32;
+#          (2) native at 4 KiB and 64 KiB, depth 1 and 32, with the IOMMU off, as an exclusion
+#          vector, and on with strict and with deferred invalidation; (3) IommuBench. 2 forks; -prof gc.
 #   full   several hours: every benchmark with every parameter value as annotated, plus the grant
 #          modes map, copy and persistent for the split placements; 2 forks; -prof gc.
 # Further arguments go to JMH after the profile's, so they win: e.g. -f 3, -p depth=32, -jvm PATH.
+# (Pass JVM flags with -jvmArgsPrepend: -jvmArgsAppend would replace the benchmarks' own flags.)
 #
 # Output: results/<jvm-id>/<profile>-<timestamp>.json (JMH), .log (all JMH printed), .md (the table).
 # The JVM is $JAVA_HOME/bin/java when JAVA_HOME is set, else java on the PATH.
@@ -21,33 +27,49 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 profile=paper
-if [ $# -gt 0 ] && [[ "$1" != -* ]]; then
+if [ $# -gt 0 ] && { [ "$1" = -h ] || [ "$1" = --help ]; }; then
+  profile=help
+  shift
+elif [ $# -gt 0 ] && [[ "$1" != -* ]]; then
   profile=$1
   shift
 fi
 
+# Each profile is one or more JMH runs (select_1, select_2, ...) with the same options; their
+# results are merged into one JSON file.
+runs=1
 case "$profile" in
   quick)
     opts=(-f 1 -wi 3 -w 1s -i 5 -r 1s)
-    select=("ArchitectureBench|RawCopyBench" -p operation=read -p size=4096 -p depth=1 -p tlbTagged=false
-            -p costProfile=current-x86 -p grantMode=persistent) ;;
+    select_1=("ArchitectureBench|RawCopyBench" -p operation=read -p size=4096 -p depth=1 -p tlbTagged=false
+              -p costProfile=current-x86 -p grantMode=persistent -p iommu=on -p iommuInvalidation=strict) ;;
   paper)
     opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
-    select=("ArchitectureBench|RawCopyBench" -p operation=read -p size=4096 -p depth=1,32 -p tlbTagged=false
-            -p costProfile=current-x86 -p grantMode=persistent) ;;
+    select_1=("ArchitectureBench|RawCopyBench" -p operation=read -p size=4096 -p depth=1,32 -p tlbTagged=false
+              -p costProfile=current-x86 -p grantMode=persistent -p iommu=on -p iommuInvalidation=strict) ;;
   split)
     opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
-    select=("ArchitectureBench|RawCopyBench|GrantBench|EventChannelBench" -p placement=native,io-partition,dom0-emulator
-            -p grantMode=map,copy,persistent -p operation=read -p size=4096 -p depth=1,32 -p tlbTagged=false
-            -p costProfile=current-x86 -p payload=512,4096,65536 -p guests=1,16) ;;
+    select_1=("ArchitectureBench|RawCopyBench|GrantBench|EventChannelBench" -p placement=native,io-partition,dom0-emulator
+              -p grantMode=map,copy,persistent -p operation=read -p size=4096 -p depth=1,32 -p tlbTagged=false
+              -p costProfile=current-x86 -p payload=512,4096,65536 -p guests=1,16 -p iommu=on -p iommuInvalidation=strict) ;;
+  iommu)
+    runs=3
+    opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
+    select_1=("ArchitectureBench.io" -p placement=native,hypervisor-trap,passthrough,passthrough-posted,channel-program,channel-program-iommu
+              -p operation=read -p size=4096 -p depth=1,8,32 -p tlbTagged=false -p costProfile=current-x86
+              -p grantMode=persistent -p iommu=on -p iommuInvalidation=strict)
+    select_2=("ArchitectureBench.io" -p placement=native -p operation=read -p size=4096,65536 -p depth=1,32
+              -p tlbTagged=false -p costProfile=current-x86 -p grantMode=persistent -p iommu=off,exclusion,on
+              -p iommuInvalidation=strict,deferred)
+    select_3=("IommuBench") ;;
   full)
     opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
-    select=(".*" -p grantMode=map,copy,persistent) ;;
+    select_1=(".*" -p grantMode=map,copy,persistent) ;;
   -h|--help|help)
     sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
     exit 0 ;;
   *)
-    die "unknown profile '$profile'; use quick, paper, split or full (scripts/bench.sh --help)" ;;
+    die "unknown profile '$profile'; use quick, paper, split, iommu or full (scripts/bench.sh --help)" ;;
 esac
 
 # The user's options replace the profile's: JMH refuses an option given twice. A -p replaces the
@@ -61,25 +83,29 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     -*) user_keys+="${args[i]} " ;;
   esac
 done
-merged=()
-for list in select opts; do
-  eval "items=(\"\${${list}[@]}\")"
-  for ((i = 0; i < ${#items[@]}; i++)); do
-    item=${items[i]}
-    case "$item" in
-      -p) key="-p:${items[i+1]%%=*}" ;;
-      -prof) key="-prof:${items[i+1]}" ;;
-      -*) key=$item ;;
-      *) merged+=("$item"); continue ;;
-    esac
-    if [[ "$user_keys" == *" $key "* ]]; then
-      [[ "$item" == -* && "$item" != -foe ]] && i=$((i + 1))
-    else
-      merged+=("$item")
-      [[ "$item" == -* && "$item" != -foe ]] && { merged+=("${items[i+1]}"); i=$((i + 1)); }
-    fi
+# merge LIST...: the profile's items of the named arrays, less what the user set, into $merged.
+merge() {
+  merged=()
+  local list item key i
+  for list in "$@"; do
+    eval "items=(\"\${${list}[@]}\")"
+    for ((i = 0; i < ${#items[@]}; i++)); do
+      item=${items[i]}
+      case "$item" in
+        -p) key="-p:${items[i+1]%%=*}" ;;
+        -prof) key="-prof:${items[i+1]}" ;;
+        -*) key=$item ;;
+        *) merged+=("$item"); continue ;;
+      esac
+      if [[ "$user_keys" == *" $key "* ]]; then
+        [[ "$item" == -* && "$item" != -foe ]] && i=$((i + 1))
+      else
+        merged+=("$item")
+        [[ "$item" == -* && "$item" != -foe ]] && { merged+=("${items[i+1]}"); i=$((i + 1)); }
+      fi
+    done
   done
-done
+}
 
 ensure_jar
 id=$(jvm_id)
@@ -91,19 +117,35 @@ log "profile $profile on $("$JAVA" -version 2>&1 | head -n1) ($id)"
 log "writing $base.{json,log,md}"
 
 start=$(date +%s)
-# JMH prints its own progress ("Run progress: x% complete, ETA ..."); show that and each
-# benchmark's name and parameters, keep everything in the log.
-set +e
-log "jmh ${merged[*]} $*"
-"$JAVA" -jar "$JAR" "${merged[@]}" -foe true -rf json -rff "$base.json" "$@" 2>&1 \
-  | sed -u "s#$ROOT/#./#g" \
-  | tee "$base.log" \
-  | grep --line-buffered -E '^# (Run progress|Benchmark:|Parameters:)|^Iteration +[0-9]+:|ERROR|Exception' \
-  | sed -u -e 's/^# Run progress: /[progress] /' -e 's/^# Benchmark: /[benchmark] /' -e 's/^# Parameters: /            /'
-status=${PIPESTATUS[0]}
-set -e
-log "JMH finished in $(( $(date +%s) - start )) s with status $status"
-[ "$status" -eq 0 ] || die "JMH failed; see $base.log"
-[ -s "$base.json" ] || die "JMH wrote no results; see $base.log"
+: > "$base.log"
+parts=()
+for ((run = 1; run <= runs; run++)); do
+  merge "select_$run" opts
+  part="$base.json"
+  [ "$runs" -gt 1 ] && part="$base.part$run.json"
+  # JMH prints its own progress ("Run progress: x% complete, ETA ..."); show that and each
+  # benchmark's name and parameters, keep everything in the log.
+  set +e
+  log "run $run of $runs: jmh ${merged[*]} $*"
+  "$JAVA" -jar "$JAR" "${merged[@]}" -foe true -rf json -rff "$part" "$@" 2>&1 \
+    | sed -u "s#$ROOT/#./#g" \
+    | tee -a "$base.log" \
+    | grep --line-buffered -E '^# (Run progress|Benchmark:|Parameters:)|^Iteration +[0-9]+:|ERROR|Exception' \
+    | sed -u -e 's/^# Run progress: /[progress] /' -e 's/^# Benchmark: /[benchmark] /' -e 's/^# Parameters: /            /'
+  status=${PIPESTATUS[0]}
+  set -e
+  [ "$status" -eq 0 ] || die "JMH failed in run $run; see $base.log"
+  [ -s "$part" ] || die "JMH wrote no results in run $run; see $base.log"
+  parts+=("$part")
+done
+log "JMH finished in $(( $(date +%s) - start )) s"
+if [ "$runs" -gt 1 ]; then
+  # JMH's JSON is one array, "[" on its first line and "]" on its last: join the arrays.
+  { echo "["; for ((k = 0; k < ${#parts[@]}; k++)); do
+      [ "$k" -gt 0 ] && echo ","
+      sed '1d;$d' "${parts[k]}"
+    done; echo "]"; } > "$base.json"
+  rm -f "${parts[@]}"
+fi
 
 "$JAVA" $ADD_OPENS -cp "$JAR" org.hvbench.report.Report table "$base.json" | tee "$base.md"

@@ -36,8 +36,9 @@ final class SequenceDiagram {
             + " orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#333\"/></marker></defs>\n");
         b.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
         b.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">%s: %d crossings"
-            + " for %d I/O%s (Karger &amp; Safford 2008, %s: %d per I/O)</text>%n", LEFT, escape(r.placement().id()), r.total(),
-            r.depth(), r.depth() == 1 ? "" : "s", escape(r.placement().paperFigure()), r.placement().paperCrossings()));
+            + " for %d I/O%s (Karger &amp; Safford 2008, %s: %d %s)</text>%n", LEFT, escape(r.placement().id()), r.total(),
+            r.depth(), r.depth() == 1 ? "" : "s", escape(r.placement().paperFigure()), r.placement().paperCrossings(),
+            r.placement().paperUnit()));
         for (int i = 0; i < lanes.size(); i++) {
             int x = laneX(i);
             b.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"26\" rx=\"4\" fill=\"%s\""

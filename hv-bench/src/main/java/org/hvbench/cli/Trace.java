@@ -98,7 +98,7 @@ public final class Trace {
                 : String.format(Locale.ROOT, "%d asynchronous %d-byte %ss submitted together (queue depth %d)", depth, size,
                     operation, depth);
             b.append(what).append(String.format(Locale.ROOT, "; Karger & Safford (2008) %s counts %d context switches"
-                + " per I/O%n%n", placement.paperFigure(), placement.paperCrossings()));
+                + " %s%n%n", placement.paperFigure(), placement.paperCrossings(), placement.paperUnit()));
             int fromWidth = 4;
             int toWidth = 2;
             for (Step s : steps) {
@@ -109,9 +109,10 @@ public final class Trace {
                 b.append(String.format(Locale.ROOT, "%3d  %-12s %-" + fromWidth + "s -> %-" + toWidth + "s  %s%n",
                     s.step(), s.kind(), s.from(), s.to(), s.what()));
             }
-            b.append(String.format(Locale.ROOT, "%n%d crossings (%.2f per I/O; the paper: %d per I/O), %d idle switches,"
+            b.append(String.format(Locale.ROOT, "%n%d crossings (%.2f per I/O; the paper: %d %s), %d idle switches,"
                 + " %d TLB misses; modelled %.0f ns (%.0f ns per I/O) with cost profile %s%n", total, (double) total / depth,
-                placement.paperCrossings(), idleSwitches, tlbMisses, modelledNs, modelledNs / depth, costProfile));
+                placement.paperCrossings(), placement.paperUnit(), idleSwitches, tlbMisses, modelledNs, modelledNs / depth,
+                costProfile));
             return b.toString();
         }
 

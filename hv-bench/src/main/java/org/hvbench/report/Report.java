@@ -11,7 +11,8 @@ import java.util.List;
  * Command line of the report tools.
  *
  * <pre>
- * table FILE.json...   the placement table of ArchitectureBench results (Markdown on standard output)
+ * table FILE.json...   the placement table of ArchitectureBench results, then a table per other
+ *                      benchmark (Markdown on standard output)
  * </pre>
  *
  * Exit status: 0, 1 when a file cannot be read, 2 for bad usage.
@@ -44,6 +45,7 @@ public final class Report {
             }
         }
         out.print(PlacementTable.markdown(PlacementTable.build(results)));
+        out.print(OtherResults.markdown(results));
         return 0;
     }
 }

@@ -79,4 +79,20 @@ class PlacementTableTest {
         assertEquals(1, Report.run(new String[] {"table", "/nonexistent.json"}, o, e));
         assertEquals(2, Report.run(new String[] {"tabel"}, o, e));
     }
+
+    @Test
+    void otherBenchmarksGetATableEachWithCountersPerOperation() throws Exception {
+        List<JmhResult> results = JmhResult.read(resource("iommu-quick-jdk17.json"));
+        String md = OtherResults.markdown(results);
+        assertTrue(md.contains("### IommuBench.mapUnmap"), md);
+        assertTrue(md.contains("### IommuBench.translate"), md);
+        JmhResult strict = results.stream().filter(r -> "strict".equals(r.param("protection"))).findFirst().orElseThrow();
+        double modelledPerOp = strict.secondary("modelledNs").score() / strict.primary().score();
+        // One strict map, access and unmap: an IOTLB miss, a 4-level walk and an invalidation, current-x86.
+        assertEquals(261.3 + 4 * 4.67 + 2000, modelledPerOp, 0.5);
+        assertTrue(md.contains(String.format(java.util.Locale.ROOT, "%,.0f", modelledPerOp)), md);
+        assertTrue(md.contains("| hit | 4 | 4k | 7."), "a small score keeps its decimals: " + md);
+        assertTrue(md.contains("modelledNs per op") && !md.contains("| ops per op"), "counters per operation: " + md);
+        assertTrue(PlacementTable.markdown(PlacementTable.build(results)).contains("(no ArchitectureBench results)"));
+    }
 }

@@ -49,6 +49,11 @@ public enum Placement {
         return paperCrossings;
     }
 
+    /** "per I/O", or "per chain" for the channel programs, whose count is paid once per chain. */
+    public String paperUnit() {
+        return this == CHANNEL_PROGRAM || this == CHANNEL_PROGRAM_IOMMU ? "per chain" : "per I/O";
+    }
+
     public String paperFigure() {
         return paperFigure;
     }
