@@ -113,11 +113,12 @@ out="$ROOT/results/$id"
 mkdir -p "$out"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 base="$out/$profile-$stamp"
-log "profile $profile on $("$JAVA" -version 2>&1 | head -n1) ($id)"
+log "profile $profile on $("$JAVA" -version 2>&1 | head -n1) ($id), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 log "writing $base.{json,log,md}"
 
 start=$(date +%s)
-: > "$base.log"
+printf '# hvbench profile %s, commit %s, %s\n' "$profile" \
+  "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$("$JAVA" -version 2>&1 | head -n1)" > "$base.log"
 parts=()
 for ((run = 1; run <= runs; run++)); do
   merge "select_$run" opts
@@ -148,4 +149,8 @@ if [ "$runs" -gt 1 ]; then
   rm -f "${parts[@]}"
 fi
 
-"$JAVA" $ADD_OPENS -cp "$JAR" org.hvbench.report.Report table "$base.json" | tee "$base.md"
+# Which code and JVM made these numbers, first in the table.
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit (with local changes)"
+{ printf 'Profile `%s`, %s, commit %s, %s.\n\n' "$profile" "$("$JAVA" -version 2>&1 | head -n1)" "$commit" "$stamp"
+  "$JAVA" $ADD_OPENS -cp "$JAR" org.hvbench.report.Report table "$base.json"; } | tee "$base.md"

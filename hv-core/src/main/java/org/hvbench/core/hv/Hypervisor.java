@@ -269,9 +269,14 @@ public final class Hypervisor {
      * the device reaches exactly the domain's memory, its grant mappings included, and every TLB
      * shoot-down of the domain reaches the IOTLB too.
      *
-     * @throws IllegalStateException when access control refuses
+     * @throws IllegalStateException when access control refuses, or the device's owner has built its own
+     *     I/O table
      */
     public void assignDevice(int deviceId, Domain d) {
+        if (iommuOps.ownsTable(deviceId)) {
+            throw new IllegalStateException("device " + deviceId + " works in an I/O table its owner built (IOMMU_OP);"
+                + " it cannot be given to " + d);
+        }
         int verdict = accessControl.deviceAssign(d, deviceId);
         if (verdict < 0) {
             throw new IllegalStateException("access control refused giving device " + deviceId + " to " + d + ": "

@@ -137,6 +137,11 @@ final class IommuOps {
         return 0;
     }
 
+    /** True when device {@code dev} works in an I/O table its owner built here. */
+    boolean ownsTable(int dev) {
+        return dev >= 0 && dev < tables.length && tables[dev] != null;
+    }
+
     /** True when a device can reach {@code mfn} through an I/O table managed here: it must not change hands. */
     boolean ioMapped(long mfn) {
         return ioMappings.get((int) mfn) > 0;

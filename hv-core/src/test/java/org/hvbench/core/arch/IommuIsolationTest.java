@@ -326,6 +326,8 @@ class IommuIsolationTest {
             assertEquals(0, hv.hypercall(cpu, Hypercall.IOMMU_OP, Hypercall.IOMMU_OWN_TABLE, dev, 0, 0));
             assertEquals(-Errno.EEXIST, hv.hypercall(cpu, Hypercall.IOMMU_OP, Hypercall.IOMMU_OWN_TABLE, dev, 0, 0));
             assertEquals(-Errno.EFAULT, iommu.translate(dev, page, Translation.READ), "an empty table reaches nothing");
+            assertThrows(IllegalStateException.class, () -> hv.assignDevice(dev, other),
+                "a device in its owner's own table is not handed on with it");
 
             long iova = 0x7000_0000L;
             long r = Translation.READ;
