@@ -6,9 +6,9 @@ import java.util.concurrent.TimeUnit;
 import org.hvbench.core.arch.IoPath;
 import org.hvbench.core.arch.Placement;
 import org.hvbench.core.cpu.Cpu;
-import org.hvbench.core.cpu.CrossingTrace;
 import org.hvbench.core.dev.MachineConfig;
-import org.hvbench.core.exec.InlineExecutor;
+import org.hvbench.core.exec.Executor;
+import org.hvbench.core.exec.IdleMode;
 import org.hvbench.core.guest.Aio;
 import org.hvbench.core.guest.App;
 import org.hvbench.core.guest.GrantMode;
@@ -29,8 +29,10 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * One asynchronous I/O through each driver placement. An operation is one batch: the app submits
- * {@code depth} I/Os with one system call and the inline executor runs the machine until all have
- * completed. The {@code ios} counter is I/Os per second; crossings, TLB misses and modelled
+ * {@code depth} I/Os with one system call and the executor runs the machine until all have
+ * completed: inline, on the benchmark thread alone, or threaded, with the device and the partition's
+ * CPU on threads of their own (crossings are then summed over the CPUs, and modelled time is CPU time
+ * summed over them, not elapsed time). The {@code ios} counter is I/Os per second; crossings, TLB misses and modelled
  * nanoseconds come as counters whose quotient by {@code ios} is per I/O (see {@link IoCounters}).
  * {@link RawCopyBench} moves the same bytes with a bare memory copy: the floor. For the channel
  * programs, {@code depth} is also the chain length (up to 64 commands of 4 KiB go in one chain).
@@ -79,26 +81,39 @@ public class ArchitectureBench {
     @Param({"strict"})
     public String iommuInvalidation;
 
+    /**
+     * inline (the uniprocessor: everything on the benchmark thread, deterministic) or threaded (the
+     * device, and the partition's CPU where there is one, each on a thread of its own).
+     */
+    @Param({"inline"})
+    public String executor;
+
+    /** How the threaded executor's parties wait: spin, backoff or park. Ignored by inline. */
+    @Param({"backoff"})
+    public String idle;
+
     /** none, paper-era, current-x86, or a path to a profile file; changes only the modelledNs counter. */
     @Param({"current-x86"})
     public String costProfile;
 
     private IoPath path;
-    private InlineExecutor executor;
+    private Executor run;
     private App app;
     private Cpu cpu;
-    private CrossingTrace trace;
+    private Cpu[] cpus;
     private Tlb iotlb;
 
     @Setup(Level.Trial)
     public void boot() {
         MachineConfig config = BenchConfig.machine().tlbTagged(tlbTagged).costProfile(costProfile).iommu(iommu)
             .iommuInvalidation(iommuInvalidation);
-        path = Placement.parse(placement).open(config, depth, GrantMode.parse(grantMode));
-        executor = new InlineExecutor(path);
+        Executor.Kind kind = Executor.Kind.parse(executor);
+        IdleMode idleMode = IdleMode.parse(idle);
+        path = Placement.parse(placement).open(config, depth, GrantMode.parse(grantMode), kind.layout());
+        run = kind.start(path, idleMode);
         app = path.app();
         cpu = path.cpu();
-        trace = path.trace();
+        cpus = path.cpus();
         iotlb = path.machine().iommu().iotlb();
         int opcode = BenchConfig.opcode(operation);
         byte[] data = new byte[size];
@@ -110,8 +125,8 @@ public class ArchitectureBench {
             app.prepare(cpu, i, opcode, (long) i * BenchConfig.roundToPage(size), buffer, size, i);
         }
         // Two warm-up batches: persistent grants and the emulator's map cache map each page once.
-        executor.runBatch(depth);
-        executor.runBatch(depth);
+        run.runBatch(depth);
+        run.runBatch(depth);
         for (int i = 0; i < depth; i++) {
             if (app.result(i) != size) {
                 throw new IllegalStateException(placement + ": I/O " + i + " returned " + app.result(i) + ", not " + size);
@@ -121,23 +136,34 @@ public class ArchitectureBench {
 
     @Benchmark
     public long io(IoCounters counters) {
-        long crossings = trace.total();
-        long misses = cpu.tlb().misses();
+        long crossings = path.crossings();
+        long misses = tlbMisses();
         long picos = path.modelledPicos();
         long notifications = path.notifications();
         long iotlbMisses = iotlb.misses();
-        executor.runBatch(depth);
+        run.runBatch(depth);
         counters.ios += depth;
-        counters.crossings += trace.total() - crossings;
-        counters.tlbMisses += cpu.tlb().misses() - misses;
+        counters.crossings += path.crossings() - crossings;
+        counters.tlbMisses += tlbMisses() - misses;
         counters.modelledNs += (path.modelledPicos() - picos) / 1000.0;
         counters.notifications += path.notifications() - notifications;
         counters.iotlbMisses += iotlb.misses() - iotlbMisses;
         return app.completed();
     }
 
+    /** TLB misses of every CPU (plain reads of other threads' counters: exact when they are quiet). */
+    private long tlbMisses() {
+        long n = 0;
+        for (Cpu c : cpus) {
+            n += c.tlb().misses();
+        }
+        return n;
+    }
+
     @TearDown(Level.Trial)
     public void shutdown() {
+        // Threads first: a party that does not stop throws here, and its machine is not freed under it.
+        run.close();
         if (app.errors() != 0) {
             throw new IllegalStateException(placement + ": " + app.errors() + " I/Os failed during the run");
         }

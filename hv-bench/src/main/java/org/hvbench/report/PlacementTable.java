@@ -32,7 +32,7 @@ public final class PlacementTable {
 
     /** One setting and its rows, native first. */
     public record Group(String operation, int size, int depth, String tlbTagged, String costProfile, String grantMode,
-                        String iommu, String iommuInvalidation, List<Row> rows, Row rawCopy) {
+                        String iommu, String iommuInvalidation, String executor, String idle, List<Row> rows, Row rawCopy) {
         public Row row(String placement) {
             return rows.stream().filter(r -> r.placement().equals(placement)).findFirst().orElse(null);
         }
@@ -51,7 +51,9 @@ public final class PlacementTable {
             if (r.simpleName().equals(ARCHITECTURE)) {
                 List<String> key = List.of(r.param("operation"), r.param("size"), r.param("depth"), r.param("tlbTagged"),
                     r.param("costProfile"), Objects.toString(r.param("grantMode"), "persistent"),
-                    Objects.toString(r.param("iommu"), "on"), Objects.toString(r.param("iommuInvalidation"), "strict"));
+                    Objects.toString(r.param("iommu"), "on"), Objects.toString(r.param("iommuInvalidation"), "strict"),
+                    Objects.toString(r.param("executor"), "inline"),
+                    "threaded".equals(r.param("executor")) ? Objects.toString(r.param("idle"), "backoff") : "");
                 bySetting.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
             } else if (r.simpleName().equals(RAW_COPY)) {
                 raw.add(r);
@@ -71,12 +73,13 @@ public final class PlacementTable {
             rows.sort(Comparator.comparingInt(r -> order(r.placement())));
             JmhResult copy = raw.stream().filter(r -> Objects.equals(r.param("operation"), k.get(0))
                 && Objects.equals(r.param("size"), k.get(1)) && Objects.equals(r.param("depth"), k.get(2))).findFirst().orElse(null);
-            groups.add(new Group(k.get(0), size, depth, k.get(3), k.get(4), k.get(5), k.get(6), k.get(7), rows,
+            groups.add(new Group(k.get(0), size, depth, k.get(3), k.get(4), k.get(5), k.get(6), k.get(7), k.get(8), k.get(9), rows,
                 copy == null ? null : rawRow(copy, nat)));
         }
         groups.sort(Comparator.comparing(Group::operation).thenComparingInt(Group::size).thenComparingInt(Group::depth)
             .thenComparing(Group::tlbTagged).thenComparing(Group::costProfile).thenComparing(Group::grantMode)
-            .thenComparing(Group::iommu).thenComparing(Group::iommuInvalidation));
+            .thenComparing(Group::iommu).thenComparing(Group::iommuInvalidation).thenComparing(Group::executor)
+            .thenComparing(Group::idle));
         return groups;
     }
 
@@ -141,9 +144,10 @@ public final class PlacementTable {
     public static String markdown(List<Group> groups) {
         StringBuilder b = new StringBuilder();
         for (Group g : groups) {
-            b.append(String.format(Locale.ROOT, "### %s %s, queue depth %d, TLB %s, cost profile %s, grant mode %s, IOMMU %s%n%n",
+            b.append(String.format(Locale.ROOT, "### %s %s, queue depth %d, TLB %s, cost profile %s, grant mode %s, IOMMU %s%s%n%n",
                 g.operation(), size(g.size()), g.depth(), "true".equals(g.tlbTagged()) ? "tagged" : "untagged", g.costProfile(),
-                g.grantMode(), "on".equals(g.iommu()) ? "on (" + g.iommuInvalidation() + ")" : g.iommu()));
+                g.grantMode(), "on".equals(g.iommu()) ? "on (" + g.iommuInvalidation() + ")" : g.iommu(),
+                "threaded".equals(g.executor()) ? ", threaded executor (idle " + g.idle() + ")" : ""));
             b.append("| placement | crossings per I/O | paper, per I/O | notifications per I/O | I/O per s ± 99.9%"
                 + " | time per I/O × native | TLB misses per I/O | IOTLB misses per I/O | modelled ns per I/O"
                 + " | alloc B per I/O |\n");

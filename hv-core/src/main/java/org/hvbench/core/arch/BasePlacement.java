@@ -19,6 +19,7 @@ abstract class BasePlacement implements IoPath {
     protected final Cpu cpu;
     private App app;
     private Agent[] parties;
+    private Cpu[] cpus;
 
     BasePlacement(Placement placement, Machine machine) {
         this.placement = placement;
@@ -29,9 +30,27 @@ abstract class BasePlacement implements IoPath {
     /** Ends the boot: the app runs, and nothing done so far counts. */
     protected final void booted(App bootedApp) {
         this.app = bootedApp;
+        this.cpus = machine.cpus().toArray(new Cpu[0]);
         this.parties = new Agent[] {machine.device(), new InterruptDelivery(cpu)};
         cpu.start(bootedApp.kernel().appContext());
-        cpu.trace().reset();
+        for (Cpu c : cpus) {
+            c.trace().reset();
+        }
+    }
+
+    /**
+     * The CPU {@code partition} runs on: the app's with {@link CpuLayout#ONE_CPU}; with
+     * {@link CpuLayout#CPU_PER_DOMAIN}, a CPU of its own, and the guest is pinned to the app's CPU, so
+     * that events between them cross CPUs.
+     */
+    protected Cpu partitionCpu(Hypervisor hypervisor, Domain partition, Domain guest, CpuLayout layout) {
+        if (layout == CpuLayout.ONE_CPU) {
+            return cpu;
+        }
+        Cpu own = machine.newCpu("cpu1");
+        hypervisor.runOn(partition, own);
+        hypervisor.runOn(guest, cpu);
+        return own;
     }
 
     /**
@@ -73,8 +92,26 @@ abstract class BasePlacement implements IoPath {
     }
 
     @Override
+    public Cpu[] cpus() {
+        return cpus.clone();
+    }
+
+    @Override
     public long modelledPicos() {
-        return cpu.clock().picos() + machine.devicePicos();
+        long picos = machine.devicePicos();
+        for (Cpu c : cpus) {
+            picos += c.clock().picos();
+        }
+        return picos;
+    }
+
+    @Override
+    public long crossings() {
+        long total = 0;
+        for (Cpu c : cpus) {
+            total += c.trace().total();
+        }
+        return total;
     }
 
     @Override

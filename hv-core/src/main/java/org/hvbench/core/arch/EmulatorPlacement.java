@@ -1,6 +1,7 @@
 package org.hvbench.core.arch;
 
 import org.hvbench.core.cpu.Context;
+import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.cpu.IrqLine;
 import org.hvbench.core.cpu.PrivilegeLevel;
 import org.hvbench.core.dev.Machine;
@@ -36,7 +37,7 @@ final class EmulatorPlacement extends BasePlacement {
     private final Emulator emulator;
     private final IoRequestForwarder requests;
 
-    EmulatorPlacement(MachineConfig config, int depth, GrantMode mode) {
+    EmulatorPlacement(MachineConfig config, int depth, GrantMode mode, CpuLayout layout) {
         super(Placement.DOM0_EMULATOR, new Machine(config));
         hypervisor = new Hypervisor(machine);
         hypervisor.attach(cpu);
@@ -45,26 +46,28 @@ final class EmulatorPlacement extends BasePlacement {
         partition = hypervisor.createDomain("partition", "partition", 16L << 20, true);
         guest = hypervisor.createDomain("guest", "guest", HypervisorPlacement.guestBytes(depth), false);
 
-        // The partition: its kernel drives the device; its one application is the emulator.
-        cpu.start(partition.kernel());
+        // The partition, on its own CPU or the guest's: its kernel drives the device; its one
+        // application is the emulator.
+        Cpu pcpu = partitionCpu(hypervisor, partition, guest, layout);
+        pcpu.start(partition.kernel());
         DomainMemory partitionMemory = partitionMemory(hypervisor, partition, config);
         EventDispatcher partitionEvents = new EventDispatcher(hypervisor, partition, machine.memory(),
-            cpu.view(partition.space()), partition.sharedInfoGpa(), IoPartitionPlacement.EVENT_ROUNDS);
+            pcpu.view(partition.space()), partition.sharedInfoGpa(), IoPartitionPlacement.EVENT_ROUNDS);
         partition.setVirqHandler(partitionEvents);
         Context emulatorContext = new Context("emulator", partition.id(), PrivilegeLevel.USER, partition.space());
         Kernel partitionKernel = new Kernel(partitionMemory, partition.kernel(), emulatorContext, 128);
-        DeviceDriver driver = new DeviceDriver(cpu, partitionMemory, new NativeDevicePort(machine.device(),
+        DeviceDriver driver = new DeviceDriver(pcpu, partitionMemory, new NativeDevicePort(machine.device(),
             hypervisor.deviceContext()), partitionKernel, config.queueEntries());
         partitionKernel.attachDriver(driver);
-        int irqPort = channels.bindPhysicalIrq(cpu, BLOCK_VECTOR, partition);
-        machine.device().connectInterrupt(IrqLine.of(cpu.interrupts(), BLOCK_VECTOR));
+        int irqPort = channels.bindPhysicalIrq(pcpu, BLOCK_VECTOR, partition);
+        machine.device().connectInterrupt(IrqLine.of(pcpu.interrupts(), BLOCK_VECTOR));
         partitionEvents.bind(irqPort, (c, port) -> {
             driver.onInterrupt(c);
             c.idleSwitch(partition.kernel());
         });
         requests = new IoRequestForwarder(hypervisor, channels, partition,
             partitionMemory.allocateWindow(1), guest);
-        emulator = new Emulator(cpu, hypervisor, partitionMemory, partitionKernel, partitionEvents, guest, requests, mode,
+        emulator = new Emulator(pcpu, hypervisor, partitionMemory, partitionKernel, partitionEvents, guest, requests, mode,
             0, machine.backing().sectors(), config.queueEntries());
 
         // The guest: an unmodified driver whose register writes trap.

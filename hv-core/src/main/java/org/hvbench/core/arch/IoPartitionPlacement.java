@@ -1,6 +1,7 @@
 package org.hvbench.core.arch;
 
 import org.hvbench.core.Errno;
+import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.cpu.IrqLine;
 import org.hvbench.core.dev.Machine;
 import org.hvbench.core.dev.MachineConfig;
@@ -43,7 +44,7 @@ final class IoPartitionPlacement extends BasePlacement {
     private final BlockFront front;
     private final Store store;
 
-    IoPartitionPlacement(MachineConfig config, int depth, GrantMode mode) {
+    IoPartitionPlacement(MachineConfig config, int depth, GrantMode mode, CpuLayout layout) {
         super(Placement.IO_PARTITION, new Machine(config));
         hypervisor = new Hypervisor(machine);
         hypervisor.attach(cpu);
@@ -53,18 +54,20 @@ final class IoPartitionPlacement extends BasePlacement {
         partition = hypervisor.createDomain("partition", "partition", 16L << 20, true);
         guest = hypervisor.createDomain("guest", "guest", HypervisorPlacement.guestBytes(depth), false);
 
-        // The partition's kernel: its driver of the device, the back end, and the device's interrupt as an event.
-        cpu.start(partition.kernel());
+        // The partition's kernel, on its own CPU or the guest's: its driver of the device, the back end,
+        // and the device's interrupt as an event.
+        Cpu pcpu = partitionCpu(hypervisor, partition, guest, layout);
+        pcpu.start(partition.kernel());
         DomainMemory partitionMemory = partitionMemory(hypervisor, partition, config);
         EventDispatcher partitionEvents = new EventDispatcher(hypervisor, partition, machine.memory(),
-            cpu.view(partition.space()), partition.sharedInfoGpa(), EVENT_ROUNDS);
+            pcpu.view(partition.space()), partition.sharedInfoGpa(), EVENT_ROUNDS);
         partition.setVirqHandler(partitionEvents);
         back = new BlockBack(hypervisor, partitionMemory, partitionEvents, store, mode, config.queueEntries());
-        DeviceDriver driver = new DeviceDriver(cpu, partitionMemory, new NativeDevicePort(machine.device(), hypervisor.deviceContext()),
+        DeviceDriver driver = new DeviceDriver(pcpu, partitionMemory, new NativeDevicePort(machine.device(), hypervisor.deviceContext()),
             back, config.queueEntries());
         back.attachDevice(driver);
-        int irqPort = channels.bindPhysicalIrq(cpu, BLOCK_VECTOR, partition);
-        machine.device().connectInterrupt(IrqLine.of(cpu.interrupts(), BLOCK_VECTOR));
+        int irqPort = channels.bindPhysicalIrq(pcpu, BLOCK_VECTOR, partition);
+        machine.device().connectInterrupt(IrqLine.of(pcpu.interrupts(), BLOCK_VECTOR));
         partitionEvents.bind(irqPort, (c, port) -> driver.onInterrupt(c));
 
         // The guest's kernel: grant table, event upcall, the front end.
@@ -83,8 +86,8 @@ final class IoPartitionPlacement extends BasePlacement {
         kernel.attachDriver(front);
 
         // The back end connects from what the front end wrote.
-        cpu.start(partition.kernel());
-        back.connect(cpu, guest, 0, machine.backing().sectors());
+        pcpu.start(partition.kernel());
+        back.connect(pcpu, guest, 0, machine.backing().sectors());
         cpu.start(guest.kernel());
         booted(new App(cpu, kernel, guestMemory));
     }

@@ -19,12 +19,15 @@ public interface IoPath extends AutoCloseable {
     /** The CPU the application runs on (in the inline executor, the only one). */
     Cpu cpu();
 
+    /** Every CPU of the machine, the application's first; more than one with {@link CpuLayout#CPU_PER_DOMAIN}. */
+    Cpu[] cpus();
+
     App app();
 
     /** What must run besides the application for an I/O to complete. */
     Agent[] parties();
 
-    /** Modelled time of all work so far (CPUs and device), picoseconds. */
+    /** Modelled time of all work so far (every CPU and the device), picoseconds. */
     long modelledPicos();
 
     /**
@@ -34,6 +37,9 @@ public interface IoPath extends AutoCloseable {
     default long notifications() {
         return 0;
     }
+
+    /** Crossings so far on every CPU of the machine (with one CPU, {@code trace().total()}). */
+    long crossings();
 
     default CrossingTrace trace() {
         return cpu().trace();

@@ -95,6 +95,14 @@ public enum Placement {
      * pages (ignored by placements that have neither).
      */
     public IoPath open(MachineConfig config, int depth, GrantMode grantMode) {
+        return open(config, depth, grantMode, CpuLayout.ONE_CPU);
+    }
+
+    /**
+     * As {@link #open(MachineConfig, int, GrantMode)}, on {@code layout}'s CPUs:
+     * {@link CpuLayout#CPU_PER_DOMAIN} for the threaded executor.
+     */
+    public IoPath open(MachineConfig config, int depth, GrantMode grantMode, CpuLayout layout) {
         if (depth < 1 || depth > org.hvbench.core.guest.Aio.MAX_DEPTH) {
             throw new IllegalArgumentException("depth: " + depth + " is not allowed; use 1 to " + org.hvbench.core.guest.Aio.MAX_DEPTH);
         }
@@ -108,9 +116,9 @@ public enum Placement {
             case HYPERVISOR_TRAP:
                 return new HypervisorPlacement(this, config, capacity, false);
             case IO_PARTITION:
-                return new IoPartitionPlacement(config, capacity, grantMode);
+                return new IoPartitionPlacement(config, capacity, grantMode, layout);
             case DOM0_EMULATOR:
-                return new EmulatorPlacement(config, capacity, grantMode);
+                return new EmulatorPlacement(config, capacity, grantMode, layout);
             case PASSTHROUGH:
                 return new PassthroughPlacement(this, config, capacity, false);
             case PASSTHROUGH_POSTED:

@@ -1,5 +1,8 @@
 package org.hvbench.core.cpu;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.hvbench.core.Errno;
@@ -19,10 +22,20 @@ import org.hvbench.core.mem.Translator;
  * which flushes an untagged TLB so that later accesses miss and walk, records the crossing, and
  * advances the virtual clock by the {@link CostProfile}'s cost. Nothing sleeps or spins.
  *
- * <p>Single-owner: one thread drives a CPU. Devices reach it only through its
- * {@link InterruptController}, which is thread-safe.
+ * <p>Single-owner: one thread drives a CPU. Devices and other CPUs reach it only through its
+ * {@link InterruptController}, its {@link Sleeper} and {@link #requestTlbFlush}, which are thread-safe.
  */
 public final class Cpu {
+    private static final VarHandle FLUSH_REQUESTED;
+
+    static {
+        try {
+            FLUSH_REQUESTED = MethodHandles.lookup().findVarHandle(Cpu.class, "flushRequested", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private final int id;
     private final String name;
     private final MachineMemory memory;
@@ -32,6 +45,11 @@ public final class Cpu {
     private final VirtualClock clock = new VirtualClock();
     private final InterruptController interrupts = new InterruptController();
     private final UnsafeBuffer liveRegisters = new UnsafeBuffer(BufferUtil.allocateDirectAligned(Context.SAVE_AREA_BYTES, 64));
+    private final Sleeper sleeper = new Sleeper(this::hasWork);
+    @SuppressWarnings("unused") // accessed through FLUSH_REQUESTED
+    private volatile int flushRequested;
+    private volatile Thread owner;
+    private long remoteFlushes;
 
     private Context current;
     private AddressSpace currentSpace;
@@ -152,6 +170,9 @@ public final class Cpu {
      * @return the machine address, or {@code -EFAULT} when unmapped or not permitted
      */
     public long translate(AddressSpace space, long va, int access) {
+        if ((int) FLUSH_REQUESTED.getAcquire(this) != 0) {
+            applyRequestedFlush();
+        }
         int asid = space.asid();
         long t = tlb.lookup(asid, va);
         if (t == Tlb.MISS) {
@@ -226,7 +247,57 @@ public final class Cpu {
 
     /** Runs the handlers of every pending interrupt; returns how many ran. */
     public int deliverInterrupts() {
+        if ((int) FLUSH_REQUESTED.getAcquire(this) != 0) {
+            applyRequestedFlush();
+        }
         return interrupts.deliver(this);
+    }
+
+    /**
+     * Another CPU's thread changed a page table this CPU may cache: this CPU flushes its whole TLB
+     * before its next translation (as Linux does past its shoot-down threshold). The requester does
+     * not wait for the flush; an access in flight on this CPU may still use the old entry, as on
+     * hardware before the shoot-down IPI is taken. Callable from any thread.
+     */
+    public void requestTlbFlush() {
+        FLUSH_REQUESTED.setVolatile(this, 1);
+    }
+
+    private void applyRequestedFlush() {
+        // Clear first: a request made during the flush is applied again, never lost.
+        FLUSH_REQUESTED.setVolatile(this, 0);
+        tlb.flushAll();
+        remoteFlushes++;
+        clock.advance(profile.tlbFlushPicos());
+    }
+
+    /** True when this CPU has something to do: an interrupt pending or a flush requested. */
+    public boolean hasWork() {
+        return interrupts.hasPending() || (int) FLUSH_REQUESTED.getAcquire(this) != 0;
+    }
+
+    /** How this CPU's thread waits, and how others wake it (the threaded executor's). */
+    public Sleeper sleeper() {
+        return sleeper;
+    }
+
+    /**
+     * The thread that drives this CPU in the threaded executor ({@code null}: the inline executor,
+     * where the one thread drives every CPU).
+     */
+    public void setOwner(Thread thread) {
+        this.owner = thread;
+    }
+
+    /** True when the calling thread may touch this CPU's private state (its TLB, its clock). */
+    public boolean ownedByCurrentThread() {
+        Thread o = owner;
+        return o == null || o == Thread.currentThread();
+    }
+
+    /** TLB flushes other CPUs requested ({@link #requestTlbFlush}) and this CPU applied. */
+    public long remoteFlushes() {
+        return remoteFlushes;
     }
 
     /** Index of this CPU on its machine, from 0. */

@@ -233,8 +233,19 @@ public final class BlockDevice implements Agent {
      */
     @Override
     public int doWork() {
-        int work = (int) CHAIN.getAcquire(this) != 0 ? runChain() : 0;
+        int work = dma.hasRequests() ? dma.serviceRequests() : 0;
+        work += (int) CHAIN.getAcquire(this) != 0 ? runChain() : 0;
         return work + serveQueue();
+    }
+
+    /**
+     * True when {@link #doWork} has something to do: a doorbell, a channel program, or requests for
+     * the IOMMU (acquire loads; {@code moreWork} is the device thread's own). The threaded executor's
+     * sleeper checks it, on the device's thread, before the device sleeps.
+     */
+    public boolean hasWork() {
+        return (int) DOORBELL.getAcquire(this) != 0 || moreWork || (int) CHAIN.getAcquire(this) != 0
+            || dma.hasRequests();
     }
 
     /**

@@ -38,11 +38,15 @@ public final class EventChannels implements HypercallHandler {
     private final int[][] remoteDomain = new int[Hypervisor.MAX_DOMAINS][];
     private final int[][] remotePort = new int[Hypervisor.MAX_DOMAINS][];
 
-    private long sends;
-    private long delivered;
-    private long coalesced;
-    private long masked;
-    private long kicks;
+    // Counters per CPU, so each has one writer (the thread of that CPU); a CPU's row is a 64-byte
+    // line of its own, so CPUs on different threads do not share a cache line.
+    private static final int SENDS = 0;
+    private static final int DELIVERED = 1;
+    private static final int COALESCED = 2;
+    private static final int MASKED = 3;
+    private static final int KICKS = 4;
+    private static final int ROW = 8;
+    private final long[] counts = new long[Hypervisor.MAX_CPUS * ROW];
 
     /** Registers the event-channel hypercall with {@code hv}. */
     public EventChannels(Hypervisor hv) {
@@ -155,7 +159,7 @@ public final class EventChannels implements HypercallHandler {
         if (!valid(port) || ports(caller)[(int) port] != INTERDOMAIN) {
             return -Errno.EINVAL;
         }
-        sends++;
+        counts[cpu.id() * ROW + SENDS]++;
         Domain target = hv.domain(remoteDomain[caller.id()][(int) port]);
         if (target == null) {
             return -Errno.ENOENT;
@@ -172,11 +176,11 @@ public final class EventChannels implements HypercallHandler {
         long base = target.sharedInfoMa();
         long bit = SharedInfo.bit(port);
         if ((Atomics.getAndOr(memory, SharedInfo.pendingWord(base, port), bit) & bit) != 0) {
-            coalesced++;
+            counts[cpu.id() * ROW + COALESCED]++;
             return;
         }
         if ((memory.getLongVolatile(SharedInfo.maskWord(base, port)) & bit) != 0) {
-            masked++;
+            counts[cpu.id() * ROW + MASKED]++;
             return;
         }
         raiseUpcall(cpu, target, base, port >>> 6, what);
@@ -184,9 +188,9 @@ public final class EventChannels implements HypercallHandler {
 
     private void raiseUpcall(Cpu cpu, Domain target, long base, int word, String what) {
         Atomics.getAndOr(memory, base + SharedInfo.PENDING_SEL, 1L << word);
-        delivered++;
+        counts[cpu.id() * ROW + DELIVERED]++;
         if (Atomics.getAndSetInt(memory, base + SharedInfo.UPCALL_PENDING, 1) == 0) {
-            kicks++;
+            counts[cpu.id() * ROW + KICKS]++;
             hv.notify(cpu, target, what);
         }
     }
@@ -238,27 +242,36 @@ public final class EventChannels implements HypercallHandler {
         return port;
     }
 
+    /** A counter summed over CPUs (plain reads: exact once the CPUs' threads are quiet). */
+    private long sum(int counter) {
+        long total = 0;
+        for (int i = counter; i < counts.length; i += ROW) {
+            total += counts[i];
+        }
+        return total;
+    }
+
     /** Event sends made by domains. */
     public long sends() {
-        return sends;
+        return sum(SENDS);
     }
 
     /** Events that raised an upcall (not coalesced, not masked). */
     public long delivered() {
-        return delivered;
+        return sum(DELIVERED);
     }
 
     /** Events whose port was already pending. */
     public long coalesced() {
-        return coalesced;
+        return sum(COALESCED);
     }
 
     public long masked() {
-        return masked;
+        return sum(MASKED);
     }
 
     /** vCPU kicks: upcalls that were not already pending. */
     public long kicks() {
-        return kicks;
+        return sum(KICKS);
     }
 }

@@ -15,7 +15,11 @@ import org.hvbench.core.mem.Translation;
  * trapped register write becomes an I/O request in a page the hypervisor shares with the emulator's
  * domain, and an event on a port that only the hypervisor raises. The guest's vCPU waits in the
  * hypervisor until the emulator has marked the request done; on this uniprocessor the emulator's
- * domain runs at once, inside the delivery.
+ * domain runs at once, inside the delivery. When the emulator's domain has a CPU of its own (threaded
+ * executor), the guest's vCPU waits on its CPU's {@link org.hvbench.core.cpu.Sleeper}, bounded by
+ * {@link #ANSWER_TIMEOUT_NANOS}, until the emulator answers ({@link #answered}, Xen's notify on the
+ * ioreq port); an emulator that does not answer in time gets the request refused with
+ * {@code -ETIMEDOUT}, and the guest's vCPU goes on.
  *
  * <pre>
  * I/O request page:
@@ -35,6 +39,8 @@ public final class IoRequestForwarder implements MmioHandler {
     public static final int NONE = 0;
     public static final int READY = 1;
     public static final int DONE = 2;
+    /** How long a guest's vCPU waits for an emulator on another CPU. */
+    public static final long ANSWER_TIMEOUT_NANOS = 10_000_000_000L;
 
     private final EventChannels channels;
     private final Domain emulatorDomain;
@@ -42,6 +48,8 @@ public final class IoRequestForwarder implements MmioHandler {
     private final long pageMa;
     private final long pageGpa;
     private final int port;
+    private final Domain guest;
+    private final java.util.function.BooleanSupplier answeredCheck;
     private long forwarded;
     private long unanswered;
 
@@ -64,6 +72,8 @@ public final class IoRequestForwarder implements MmioHandler {
             throw new IllegalStateException("cannot map the I/O request page into " + emulatorDomain + ": " + Errno.name(r));
         }
         this.port = channels.bindHypervisorEvent(emulatorDomain);
+        this.guest = guest;
+        this.answeredCheck = () -> memory.getIntAcquire(pageMa + STATE) == DONE;
         guest.setMmioHandler(this);
     }
 
@@ -75,14 +85,27 @@ public final class IoRequestForwarder implements MmioHandler {
         memory.putLong(pageMa + RESULT, 0);
         memory.putIntRelease(pageMa + STATE, READY);
         channels.deliver(cpu, emulatorDomain, port, "the hypervisor passes the trapped I/O request to the partition kernel");
-        if (memory.getIntAcquire(pageMa + STATE) != DONE) {
+        Cpu emulatorCpu = emulatorDomain.vcpu();
+        boolean remote = emulatorCpu != null && emulatorCpu != cpu;
+        if (remote ? !cpu.sleeper().await(answeredCheck, ANSWER_TIMEOUT_NANOS) : !answeredCheck.getAsBoolean()) {
             unanswered++;
             memory.putIntRelease(pageMa + STATE, NONE);
-            return -Errno.EBUSY;
+            return remote ? -Errno.ETIMEDOUT : -Errno.EBUSY;
         }
         long result = memory.getLong(pageMa + RESULT);
         memory.putIntRelease(pageMa + STATE, NONE);
         return result;
+    }
+
+    /**
+     * The emulator marked the request done: wakes the guest's vCPU if it waits on another CPU (stands
+     * for the emulator's event on the ioreq port, which Xen turns into waking the blocked vCPU).
+     */
+    public void answered() {
+        Cpu waiting = guest.vcpu();
+        if (waiting != null) {
+            waiting.sleeper().wake();
+        }
     }
 
     /** Where the emulator's domain sees the request page. */

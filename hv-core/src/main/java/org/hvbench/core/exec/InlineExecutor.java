@@ -16,7 +16,7 @@ import org.hvbench.core.guest.App;
  * <p>A run that cannot finish (no party has work but I/Os are outstanding: a lost interrupt or
  * completion) fails at once with the count, instead of spinning.
  */
-public final class InlineExecutor {
+public final class InlineExecutor implements Executor {
     private final IoPath path;
     private final App app;
     private final Cpu cpu;
@@ -69,6 +69,7 @@ public final class InlineExecutor {
      *
      * @throws IllegalStateException when the kernel refuses with an error, or the run stalls
      */
+    @Override
     public void runBatch(int count) {
         long target = app.completed() + count;
         cpu.rest();
@@ -93,6 +94,7 @@ public final class InlineExecutor {
     }
 
     /** Runs until the app has seen {@code target} completions in all. */
+    @Override
     public void awaitCompletions(long target) {
         while (app.completed() < target) {
             if (runOnce() == 0) {
@@ -106,7 +108,13 @@ public final class InlineExecutor {
             + " I/Os outstanding and no party has work (a lost completion or interrupt)");
     }
 
+    @Override
     public IoPath path() {
         return path;
+    }
+
+    /** Nothing to stop: the inline executor starts no threads. */
+    @Override
+    public void close() {
     }
 }

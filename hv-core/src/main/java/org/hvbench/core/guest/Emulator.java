@@ -57,6 +57,7 @@ public final class Emulator {
     private final long extentFirst;
     private final long extentSectors;
     private final long ioRequestGpa;
+    private final IoRequestForwarder requests;
     private final long windowBase;
     private final long privateGpa;
     private final long opsGpa;
@@ -117,6 +118,7 @@ public final class Emulator {
         this.extentFirst = extentFirst;
         this.extentSectors = extentSectors;
         this.ioRequestGpa = requests.pageGpa();
+        this.requests = requests;
         this.windowBase = os.allocateWindow(guest.pages());
         this.privateGpa = os.allocate(1);
         this.opsGpa = os.allocate(1);
@@ -201,6 +203,7 @@ public final class Emulator {
         }
         memory.putLong(req + IoRequestForwarder.RESULT, result);
         memory.putIntRelease(req + IoRequestForwarder.STATE, IoRequestForwarder.DONE);
+        requests.answered();
     }
 
     private long enable(Cpu cpu) {

@@ -1,6 +1,10 @@
 package org.hvbench.core.hv;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
 import org.hvbench.core.cpu.Context;
+import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.cpu.PrivilegeLevel;
 import org.hvbench.core.mem.AddressSpace;
 import org.hvbench.core.mem.MachineMemory;
@@ -22,6 +26,16 @@ import org.hvbench.core.mem.Translation;
  * </pre>
  */
 public final class Domain {
+    private static final VarHandle VIRQ_PENDING;
+
+    static {
+        try {
+            VIRQ_PENDING = MethodHandles.lookup().findVarHandle(Domain.class, "virqPending", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     /** Pages of the mapping window for grant and foreign mappings (256 MiB). */
     public static final int WINDOW_PAGES = 1 << 16;
 
@@ -37,7 +51,10 @@ public final class Domain {
     private VirtualInterruptHandler virqHandler;
     private MmioHandler mmioHandler;
     private ChannelHandler channelHandler;
-    private boolean virqPending;
+    /** Set by any CPU (volatile), taken by the domain's own vCPU (exchange). */
+    @SuppressWarnings("unused") // accessed through VIRQ_PENDING
+    private volatile int virqPending;
+    private Cpu vcpu;
     private boolean inHypervisor;
     private boolean ownsDevice;
 
@@ -146,7 +163,19 @@ public final class Domain {
 
     /** A virtual interrupt waits for the next entry into this domain. */
     public void markVirqPending() {
-        virqPending = true;
+        VIRQ_PENDING.setVolatile(this, 1);
+    }
+
+    /**
+     * The CPU this domain's vCPU runs on, or {@code null} when it runs on whichever CPU is current
+     * (the uniprocessor of the inline executor). Set with {@link Hypervisor#runOn}.
+     */
+    public Cpu vcpu() {
+        return vcpu;
+    }
+
+    void setVcpu(Cpu cpu) {
+        this.vcpu = cpu;
     }
 
     /** True when a device's IOMMU context is this domain's p2m. */
@@ -170,9 +199,7 @@ public final class Domain {
     }
 
     boolean takeVirqPending() {
-        boolean was = virqPending;
-        virqPending = false;
-        return was;
+        return (int) VIRQ_PENDING.getAcquire(this) != 0 && (int) VIRQ_PENDING.getAndSet(this, 0) != 0;
     }
 
     @Override

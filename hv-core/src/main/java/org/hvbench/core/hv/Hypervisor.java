@@ -50,11 +50,14 @@ public final class Hypervisor {
     private final MachineMemory memory;
     private final FrameAllocator frames;
     private final AddressSpace space;
+    /** The inter-processor interrupt that brings a virtual interrupt to a domain's own CPU. */
+    public static final int EVENT_VECTOR = 48;
     /** Hypercall numbers below this may be registered by subsystems. */
     public static final int MAX_HYPERCALL = 64;
 
     private final Context[] contexts = new Context[MAX_CPUS];
     private final Cpu[] cpus = new Cpu[MAX_CPUS];
+    private final boolean[] eventVectorRegistered = new boolean[MAX_CPUS];
     private final HypercallHandler[] handlers = new HypercallHandler[MAX_HYPERCALL];
     private final long[] scratchVa = new long[MAX_CPUS];
     private final Context deviceContext;
@@ -234,6 +237,24 @@ public final class Hypervisor {
             cpus[id] = cpu;
         }
         return contexts[id];
+    }
+
+    /**
+     * Gives {@code domain}'s vCPU its own CPU, run by its own thread in the threaded executor.
+     * Virtual interrupts for it from other CPUs then become an inter-processor interrupt on
+     * {@link #EVENT_VECTOR} of that CPU, whose handler injects them there. Set-up, before the
+     * domain runs.
+     */
+    public void runOn(Domain domain, Cpu cpu) {
+        attach(cpu);
+        if (domain.vcpu() != null) {
+            throw new IllegalStateException(domain + " already runs on " + domain.vcpu());
+        }
+        domain.setVcpu(cpu);
+        if (!eventVectorRegistered[cpu.id()]) {
+            eventVectorRegistered[cpu.id()] = true;
+            cpu.interrupts().register(EVENT_VECTOR, (c, v) -> deliverVirtualInterrupts(c));
+        }
     }
 
     /** The hypervisor's context on {@code cpu}. */
@@ -429,6 +450,18 @@ public final class Hypervisor {
         if (handler == null) {
             return;
         }
+        Cpu home = target.vcpu();
+        if (home != null && home != cpu) {
+            // The domain runs on another CPU: mark the interrupt (volatile), then the IPI (a full
+            // fence) kicks that CPU, whose EVENT_VECTOR handler injects it there.
+            target.markVirqPending();
+            home.interrupts().raise(EVENT_VECTOR);
+            if (home.ownedByCurrentThread()) {
+                // No thread runs that CPU yet (set-up, before the executor starts): this thread does.
+                home.deliverInterrupts();
+            }
+            return;
+        }
         if (target.inHypervisor()) {
             target.markVirqPending();
             return;
@@ -447,7 +480,8 @@ public final class Hypervisor {
     void deliverVirtualInterrupts(Cpu cpu) {
         for (int i = 0; i < MAX_DOMAINS; i++) {
             Domain d = domains[i];
-            if (d != null && d.virqHandler() != null && !d.inHypervisor() && d.takeVirqPending()) {
+            if (d != null && d.virqHandler() != null && (d.vcpu() == null || d.vcpu() == cpu) && !d.inHypervisor()
+                && d.takeVirqPending()) {
                 if (cpu.current() != context(cpu)) {
                     cpu.idleSwitch(context(cpu));
                 }
@@ -458,14 +492,20 @@ public final class Hypervisor {
 
     /**
      * Forgets {@code gpa} of {@code domain} in every CPU's TLB, and in the IOTLB when a device works
-     * in the domain's p2m: the shoot-down after an unmap. The inline executor has one CPU; each
-     * further CPU is flushed from here too.
+     * in the domain's p2m: the shoot-down after an unmap. The CPU of the calling thread flushes the
+     * page itself; a CPU driven by another thread (threaded executor) is asked to flush
+     * ({@link Cpu#requestTlbFlush}) and does so before its next translation.
      */
     public void flushTlbs(Domain domain, long gpa) {
         for (Cpu cpu : cpus) {
-            if (cpu != null) {
+            if (cpu == null) {
+                continue;
+            }
+            if (cpu.ownedByCurrentThread()) {
                 cpu.tlb().flushPage(domain.space().asid(), gpa);
                 cpu.chargeTlbFlush();
+            } else {
+                cpu.requestTlbFlush();
             }
         }
         if (domain.ownsDevice()) {

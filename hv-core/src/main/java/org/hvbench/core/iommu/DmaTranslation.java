@@ -12,4 +12,19 @@ public interface DmaTranslation {
      * @return the machine address, or {@code -EFAULT} when the access is refused
      */
     long translate(int deviceId, long dmaAddress, int access);
+
+    /**
+     * Applies what CPUs' threads asked of the translation hardware meanwhile (the threaded executor's
+     * IOTLB invalidations); the device calls it on its own thread before it serves a doorbell.
+     *
+     * @return requests applied
+     */
+    default int serviceRequests() {
+        return 0;
+    }
+
+    /** True when {@link #serviceRequests} has something to apply (acquire). */
+    default boolean hasRequests() {
+        return false;
+    }
 }

@@ -1,6 +1,15 @@
 package org.hvbench.core.iommu;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.util.function.BooleanSupplier;
+
 import org.agrona.collections.Long2LongHashMap;
+import org.agrona.concurrent.MessageHandler;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.CostProfile;
 import org.hvbench.core.cpu.VirtualClock;
@@ -28,11 +37,41 @@ import org.hvbench.core.mem.Translation;
  * success ({@link #staleSuccesses}) rather than hidden.
  *
  * <p>Modelled time: each IOTLB miss charges the profile's IOTLB miss and a walk, each invalidation a
- * TLB flush, on this IOMMU's own clock. Single-owner: the device's thread translates, and mapping
- * and invalidation happen on the same thread in the inline executor.
+ * TLB flush, on this IOMMU's own clock.
+ *
+ * <p>Threads: in the inline executor one thread does everything. In the threaded executor the device's
+ * thread owns the IOTLB and the deferred queue ({@link #setOwner}); a CPU's thread posts its
+ * invalidations to a single-producer ring that the owner applies before its next translation and
+ * when it serves a doorbell (VT-d's queued invalidation). Strict invalidations and flushes wait until
+ * applied, so when {@link #unmap} returns the device can no longer use the old entry; deferred ones
+ * and the re-map check do not wait, but are still applied before the device's next translation. One
+ * CPU thread may post at a time (a second one is refused loudly, not raced).
  */
-public final class Iommu implements DmaTranslation {
+public final class Iommu implements DmaTranslation, MessageHandler {
     public static final int MAX_DEVICES = 256;
+    private static final VarHandle POSTED;
+    private static final VarHandle APPLIED;
+    private static final VarHandle POSTER;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            POSTED = lookup.findVarHandle(Iommu.class, "posted", long.class);
+            APPLIED = lookup.findVarHandle(Iommu.class, "applied", long.class);
+            POSTER = lookup.findVarHandle(Iommu.class, "poster", Thread.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** How long a CPU waits for the device's thread to apply an invalidation before it gives up loudly. */
+    static final long APPLY_TIMEOUT_NANOS = 10_000_000_000L;
+    private static final int OP_INVALIDATE = 1;
+    private static final int OP_INVALIDATE_NOW = 2;
+    private static final int OP_MAPPING = 3;
+    private static final int OP_FLUSH = 4;
+    private static final int REQUEST_BYTES = 16;
+
     private static final int BLOCKED = 0;
     private static final int IDENTITY = 1;
     private static final int TRANSLATE = 2;
@@ -56,6 +95,19 @@ public final class Iommu implements DmaTranslation {
     private final Long2LongHashMap pendingSet;
     private final long[] pendingList;
     private int pendingSlots;
+
+    // Requests from a CPU's thread to the owner (threaded executor only).
+    private final OneToOneRingBuffer requests =
+        new OneToOneRingBuffer(new UnsafeBuffer(ByteBuffer.allocateDirect(8192 + RingBufferDescriptor.TRAILER_LENGTH)));
+    private final BooleanSupplier appliedAll = () -> (long) APPLIED.getAcquire(this) >= (long) POSTED.getAcquire(this);
+    private volatile Thread owner;
+    private volatile Runnable ownerWakeup;
+    @SuppressWarnings("unused") // accessed through POSTER
+    private volatile Thread poster;
+    @SuppressWarnings("unused") // accessed through POSTED
+    private volatile long posted;
+    @SuppressWarnings("unused") // accessed through APPLIED
+    private volatile long applied;
 
     private long translations;
     private long refused;
@@ -140,6 +192,9 @@ public final class Iommu implements DmaTranslation {
 
     @Override
     public long translate(int device, long iova, int access) {
+        if ((long) POSTED.getAcquire(this) != (long) APPLIED.getOpaque(this)) {
+            serviceRequests();
+        }
         translations++;
         if ((device & ~(MAX_DEVICES - 1)) != 0) {
             return fault(device, iova, access);
@@ -208,6 +263,10 @@ public final class Iommu implements DmaTranslation {
      * queues it (and flushes the queue when it is full).
      */
     public void invalidate(int contextTag, long iova) {
+        if (remote()) {
+            post(OP_INVALIDATE, contextTag, iova, mode == InvalidationMode.STRICT);
+            return;
+        }
         if (mode == InvalidationMode.STRICT) {
             invalidateNow(contextTag, iova);
             return;
@@ -227,6 +286,10 @@ public final class Iommu implements DmaTranslation {
      * device works in (a frame leaving the domain cannot wait for a batch, as Xen never lets it).
      */
     public void invalidateNow(int contextTag, long iova) {
+        if (remote()) {
+            post(OP_INVALIDATE_NOW, contextTag, iova, true);
+            return;
+        }
         iotlb.flushPage(contextTag, iova);
         invalidations++;
         clock.advance(profile.iotlbInvalidatePicos());
@@ -239,6 +302,10 @@ public final class Iommu implements DmaTranslation {
      * (Linux reaches the same end by not reusing an IOVA before its flush).
      */
     public void mapping(int contextTag, long iova) {
+        if (remote()) {
+            post(OP_MAPPING, contextTag, iova, false);
+            return;
+        }
         if (pendingSlots > 0 && pendingSet.containsKey(key(contextTag, iova))) {
             invalidateNow(contextTag, iova);
         }
@@ -253,6 +320,10 @@ public final class Iommu implements DmaTranslation {
 
     /** Invalidates every queued unmap with one batched invalidation (deferred mode). */
     public void flush() {
+        if (remote()) {
+            post(OP_FLUSH, 0, 0, true);
+            return;
+        }
         if (pendingSlots == 0) {
             return;
         }
@@ -268,6 +339,101 @@ public final class Iommu implements DmaTranslation {
         pendingSlots = 0;
         pendingSet.clear();
         staleSinceFlush = 0;
+    }
+
+    /**
+     * The threaded executor hands the IOTLB to the device's thread ({@code null}: back to the calling
+     * thread, after that thread stopped); {@code wakeup} wakes it when it may sleep. Set before the
+     * device's thread translates, cleared after it stopped.
+     */
+    public void setOwner(Thread thread, Runnable wakeup) {
+        this.ownerWakeup = wakeup;
+        this.owner = thread;
+        if (thread == null) {
+            serviceRequests();
+            POSTER.setVolatile(this, null);
+        }
+    }
+
+    private boolean remote() {
+        Thread o = owner;
+        return o != null && o != Thread.currentThread();
+    }
+
+    /** Posts a request to the owner and, for {@code await}, waits until it was applied. */
+    private void post(int op, int contextTag, long iova, boolean await) {
+        Thread me = Thread.currentThread();
+        Thread p = (Thread) POSTER.getAcquire(this);
+        if (p != me && (p != null || !POSTER.compareAndSet(this, null, me))) {
+            throw new IllegalStateException("IOMMU: invalidations from " + me.getName() + " while "
+                + ((Thread) POSTER.getAcquire(this)).getName() + " posts them; one CPU thread at a time may post");
+        }
+        long deadline = System.nanoTime() + APPLY_TIMEOUT_NANOS;
+        int index;
+        while ((index = requests.tryClaim(op, REQUEST_BYTES)) < 0) {
+            awaitOwner(deadline, "room in its request ring");
+        }
+        org.agrona.concurrent.AtomicBuffer b = requests.buffer();
+        b.putInt(index, contextTag);
+        b.putLong(index + 8, iova);
+        requests.commit(index);
+        // Release: the request is in the ring before the owner sees the count move.
+        POSTED.setRelease(this, (long) POSTED.getOpaque(this) + 1);
+        Runnable w = ownerWakeup;
+        if (w != null) {
+            w.run();
+        }
+        if (await) {
+            while (!appliedAll.getAsBoolean()) {
+                awaitOwner(deadline, "an invalidation applied");
+            }
+        }
+    }
+
+    private void awaitOwner(long deadline, String what) {
+        if (System.nanoTime() - deadline >= 0) {
+            Thread o = owner;
+            throw new IllegalStateException("IOMMU: the device's thread " + (o == null ? "(none)" : o.getName())
+                + " did not get " + what + " within " + APPLY_TIMEOUT_NANOS / 1_000_000_000L + " s");
+        }
+        Runnable w = ownerWakeup;
+        if (w != null) {
+            w.run();
+        }
+        Thread.onSpinWait();
+        Thread.yield();
+    }
+
+    @Override
+    public boolean hasRequests() {
+        return (long) POSTED.getAcquire(this) != (long) APPLIED.getOpaque(this);
+    }
+
+    @Override
+    public int serviceRequests() {
+        return requests.read(this);
+    }
+
+    /** Applies one posted request on the owner's thread. */
+    @Override
+    public void onMessage(int op, org.agrona.MutableDirectBuffer buffer, int index, int length) {
+        int contextTag = buffer.getInt(index);
+        long iova = buffer.getLong(index + 8);
+        switch (op) {
+            case OP_INVALIDATE:
+                invalidate(contextTag, iova);
+                break;
+            case OP_INVALIDATE_NOW:
+                invalidateNow(contextTag, iova);
+                break;
+            case OP_MAPPING:
+                mapping(contextTag, iova);
+                break;
+            default:
+                flush();
+        }
+        // Release: what the request changed is visible to a poster that sees the count.
+        APPLIED.setRelease(this, (long) APPLIED.getOpaque(this) + 1);
     }
 
     /** (tag, page) as a non-zero key: tag in bits 48-63, page number + 1 below. */
