@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: run a benchmark profile, keep the JMH JSON, print the placement table.
 #
-#   scripts/bench.sh [quick|paper|split|iommu|full] [JMH options...]
+#   scripts/bench.sh [quick|paper|split|iommu|threaded|full] [JMH options...]
 #
 # Profiles (time on 2 cores):
 #   quick  about two minutes: every placement; 4 KiB read; depth 1; persistent grants; the raw copy;
@@ -16,6 +16,10 @@
 #          placements and both channel programs at 4 KiB read, depth (= chain length) 1, 8, 32;
 #          (2) native at 4 KiB and 64 KiB, depth 1 and 32, with the IOMMU off, as an exclusion
 #          vector, and on with strict and with deferred invalidation; (3) IommuBench. 2 forks; -prof gc.
+#   threaded  about 20 min, two JMH runs in one result: every placement at 4 KiB read, depth 1 and
+#          32, under the inline executor and under the threaded one with each idle strategy (spin,
+#          backoff, park); 2 forks, 2 x 1 s warm-up, 3 x 1 s measurement; -prof gc. The table ends
+#          with threaded against inline.
 #   full   several hours: every benchmark with every parameter value as annotated, plus the grant
 #          modes map, copy and persistent for the split placements; 2 forks; -prof gc.
 # Further arguments go to JMH after the profile's, so they win: e.g. -f 3, -p depth=32, -jvm PATH.
@@ -62,6 +66,14 @@ case "$profile" in
               -p tlbTagged=false -p costProfile=current-x86 -p grantMode=persistent -p iommu=off,exclusion,on
               -p iommuInvalidation=strict,deferred)
     select_3=("IommuBench") ;;
+  threaded)
+    runs=2
+    opts=(-f 2 -wi 2 -w 1s -i 3 -r 1s -prof gc)
+    select_1=("ArchitectureBench.io" -p executor=inline -p idle=backoff -p operation=read -p size=4096 -p depth=1,32
+              -p tlbTagged=false -p costProfile=current-x86 -p grantMode=persistent -p iommu=on -p iommuInvalidation=strict)
+    select_2=("ArchitectureBench.io" -p executor=threaded -p idle=spin,backoff,park -p operation=read -p size=4096
+              -p depth=1,32 -p tlbTagged=false -p costProfile=current-x86 -p grantMode=persistent -p iommu=on
+              -p iommuInvalidation=strict) ;;
   full)
     opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
     select_1=(".*" -p grantMode=map,copy,persistent) ;;
@@ -69,7 +81,7 @@ case "$profile" in
     sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
     exit 0 ;;
   *)
-    die "unknown profile '$profile'; use quick, paper, split, iommu or full (scripts/bench.sh --help)" ;;
+    die "unknown profile '$profile'; use quick, paper, split, iommu, threaded or full (scripts/bench.sh --help)" ;;
 esac
 
 # The user's options replace the profile's: JMH refuses an option given twice. A -p replaces the

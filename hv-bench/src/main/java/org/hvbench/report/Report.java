@@ -45,6 +45,7 @@ public final class Report {
             }
         }
         out.print(PlacementTable.markdown(PlacementTable.build(results)));
+        out.print(ExecutorTable.markdown(ExecutorTable.build(results)));
         out.print(OtherResults.markdown(results));
         return 0;
     }
