@@ -21,9 +21,11 @@ import org.hvbench.core.mem.MachineMemory;
  * a0 = EVTCHN_SEND:             a1 = local port                            -> 0
  * a0 = EVTCHN_CLOSE:            a1 = local port                            -> 0
  * a0 = EVTCHN_UNMASK:           a1 = local port                            -> 0 (re-raises a pending event)
+ * a0 = EVTCHN_INIT_CONTROL, EVTCHN_SET_PRIORITY: FIFO events, see {@link FifoEvents} (-ENOSYS without)
  * </pre>
  *
- * Binding two domains asks the access-control module first. Port 0 is never handed out.
+ * Binding two domains asks the access-control module first. Port 0 is never handed out. A domain
+ * that has set up FIFO control gets its deliveries and unmasks through {@link FifoEvents} instead.
  */
 public final class EventChannels implements HypercallHandler {
     public static final int PORTS = 1024;
@@ -47,6 +49,7 @@ public final class EventChannels implements HypercallHandler {
     private static final int KICKS = 4;
     private static final int ROW = 8;
     private final long[] counts = new long[Hypervisor.MAX_CPUS * ROW];
+    private FifoEvents fifo;
 
     /** Registers the event-channel hypercall with {@code hv}. */
     public EventChannels(Hypervisor hv) {
@@ -69,6 +72,10 @@ public final class EventChannels implements HypercallHandler {
                 return close(caller, a1);
             case Hypercall.EVTCHN_UNMASK:
                 return unmask(cpu, caller, a1);
+            case Hypercall.EVTCHN_INIT_CONTROL:
+                return fifo == null ? -Errno.ENOSYS : fifo.initControl(caller, a1);
+            case Hypercall.EVTCHN_SET_PRIORITY:
+                return fifo == null ? -Errno.ENOSYS : fifo.setPriority(caller, a1, a2);
             default:
                 return -Errno.EINVAL;
         }
@@ -173,23 +180,23 @@ public final class EventChannels implements HypercallHandler {
      * was not already pending. Callable by the hypervisor from any path (a send, a device interrupt).
      */
     public void deliver(Cpu cpu, Domain target, int port, String what) {
-        long base = target.sharedInfoMa();
-        long bit = SharedInfo.bit(port);
-        if ((Atomics.getAndOr(memory, SharedInfo.pendingWord(base, port), bit) & bit) != 0) {
+        if (fifo != null && fifo.enabled(target)) {
+            fifo.deliver(cpu, target, port, what);
+            return;
+        }
+        int r = TwoLevelEvents.setPending(memory, target.sharedInfoMa(), port);
+        if (r == TwoLevelEvents.NONE) {
             counts[cpu.id() * ROW + COALESCED]++;
-            return;
-        }
-        if ((memory.getLongVolatile(SharedInfo.maskWord(base, port)) & bit) != 0) {
+        } else if (r == TwoLevelEvents.MASKED) {
             counts[cpu.id() * ROW + MASKED]++;
-            return;
+        } else {
+            raised(cpu, target, r, what);
         }
-        raiseUpcall(cpu, target, base, port >>> 6, what);
     }
 
-    private void raiseUpcall(Cpu cpu, Domain target, long base, int word, String what) {
-        Atomics.getAndOr(memory, base + SharedInfo.PENDING_SEL, 1L << word);
+    private void raised(Cpu cpu, Domain target, int r, String what) {
         counts[cpu.id() * ROW + DELIVERED]++;
-        if (Atomics.getAndSetInt(memory, base + SharedInfo.UPCALL_PENDING, 1) == 0) {
+        if (r == TwoLevelEvents.KICK) {
             counts[cpu.id() * ROW + KICKS]++;
             hv.notify(cpu, target, what);
         }
@@ -200,14 +207,22 @@ public final class EventChannels implements HypercallHandler {
         if (!valid(port)) {
             return -Errno.EINVAL;
         }
-        int p = (int) port;
-        long base = caller.sharedInfoMa();
-        long bit = SharedInfo.bit(p);
-        Atomics.getAndClear(memory, SharedInfo.maskWord(base, p), bit);
-        if ((memory.getLongVolatile(SharedInfo.pendingWord(base, p)) & bit) != 0) {
-            raiseUpcall(cpu, caller, base, p >>> 6, "an event that waited behind a mask");
+        if (fifo != null && fifo.enabled(caller)) {
+            return fifo.unmask(cpu, caller, port);
+        }
+        int r = TwoLevelEvents.unmask(memory, caller.sharedInfoMa(), (int) port);
+        if (r != TwoLevelEvents.NONE) {
+            raised(cpu, caller, r, "an event that waited behind a mask");
         }
         return 0;
+    }
+
+    /** Set-up, by {@link FifoEvents}: deliveries and unmasks of its domains go through it. */
+    void useFifo(FifoEvents fifo) {
+        if (this.fifo != null) {
+            throw new IllegalStateException("FIFO events are set up already");
+        }
+        this.fifo = fifo;
     }
 
     /**

@@ -41,6 +41,9 @@ public final class Hypercall {
     public static final int EVTCHN_SEND = 4;
     public static final int EVTCHN_ALLOC_UNBOUND = 6;
     public static final int EVTCHN_UNMASK = 9;
+    /** FIFO events (Xen's numbers); see {@code org.hvbench.core.evtchn.FifoEvents}. */
+    public static final int EVTCHN_INIT_CONTROL = 11;
+    public static final int EVTCHN_SET_PRIORITY = 13;
 
     /** Grant table commands (a0 of GRANT_TABLE_OP), Xen's numbers. */
     public static final int GNTTAB_MAP = 0;
