@@ -82,6 +82,13 @@ public class ArchitectureBench {
     public String iommuInvalidation;
 
     /**
+     * How the split placements' kernels take events: two-level (shared-info bitmaps) or fifo (priority
+     * queues of event words). Others have no event channels and ignore it.
+     */
+    @Param({"two-level"})
+    public String events;
+
+    /**
      * inline (the uniprocessor: everything on the benchmark thread, deterministic) or threaded (the
      * device, and the partition's CPU where there is one, each on a thread of its own).
      */
@@ -106,7 +113,7 @@ public class ArchitectureBench {
     @Setup(Level.Trial)
     public void boot() {
         MachineConfig config = BenchConfig.machine().tlbTagged(tlbTagged).costProfile(costProfile).iommu(iommu)
-            .iommuInvalidation(iommuInvalidation);
+            .iommuInvalidation(iommuInvalidation).events(events);
         Executor.Kind kind = Executor.Kind.parse(executor);
         IdleMode idleMode = IdleMode.parse(idle);
         path = Placement.parse(placement).open(config, depth, GrantMode.parse(grantMode), kind.layout());

@@ -52,7 +52,7 @@ public final class PlacementTable {
                 List<String> key = List.of(r.param("operation"), r.param("size"), r.param("depth"), r.param("tlbTagged"),
                     r.param("costProfile"), Objects.toString(r.param("grantMode"), "persistent"),
                     Objects.toString(r.param("iommu"), "on"), Objects.toString(r.param("iommuInvalidation"), "strict"),
-                    Objects.toString(r.param("executor"), "inline"),
+                    Objects.toString(r.param("executor"), "inline") + ("fifo".equals(r.param("events")) ? ", fifo events" : ""),
                     "threaded".equals(r.param("executor")) ? Objects.toString(r.param("idle"), "backoff") : "");
                 bySetting.computeIfAbsent(key, k -> new ArrayList<>()).add(r);
             } else if (r.simpleName().equals(RAW_COPY)) {
@@ -147,7 +147,8 @@ public final class PlacementTable {
             b.append(String.format(Locale.ROOT, "### %s %s, queue depth %d, TLB %s, cost profile %s, grant mode %s, IOMMU %s%s%n%n",
                 g.operation(), size(g.size()), g.depth(), "true".equals(g.tlbTagged()) ? "tagged" : "untagged", g.costProfile(),
                 g.grantMode(), "on".equals(g.iommu()) ? "on (" + g.iommuInvalidation() + ")" : g.iommu(),
-                "threaded".equals(g.executor()) ? ", threaded executor (idle " + g.idle() + ")" : ""));
+                g.executor().startsWith("threaded") ? ", " + g.executor().replace("threaded", "threaded executor (idle " + g.idle() + ")")
+                    : g.executor().replace("inline", "")));
             b.append("| placement | crossings per I/O | paper, per I/O | notifications per I/O | I/O per s ± 99.9%"
                 + " | time per I/O × native | TLB misses per I/O | IOTLB misses per I/O | modelled ns per I/O"
                 + " | alloc B per I/O |\n");

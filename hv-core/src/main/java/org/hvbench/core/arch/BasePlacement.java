@@ -1,11 +1,18 @@
 package org.hvbench.core.arch;
 
 import org.agrona.concurrent.Agent;
+import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.dev.Machine;
 import org.hvbench.core.dev.MachineConfig;
 import org.hvbench.core.guest.DomainMemory;
 import org.hvbench.core.hv.Domain;
+import org.hvbench.core.evtchn.EventChannels;
+import org.hvbench.core.evtchn.EventDispatcher;
+import org.hvbench.core.evtchn.EventPorts;
+import org.hvbench.core.evtchn.FifoDispatcher;
+import org.hvbench.core.evtchn.FifoEvents;
+import org.hvbench.core.hv.Hypercall;
 import org.hvbench.core.hv.Hypervisor;
 import org.hvbench.core.guest.App;
 
@@ -13,6 +20,8 @@ import org.hvbench.core.guest.App;
 abstract class BasePlacement implements IoPath {
     /** Interrupt vector of the block device (the first one x86 leaves to devices). */
     static final int BLOCK_VECTOR = 32;
+    /** The bound on events a FIFO upcall takes, as the two-level upcall's rounds bound it. */
+    static final int FIFO_EVENTS_PER_UPCALL = 1024;
 
     private final Placement placement;
     protected final Machine machine;
@@ -20,6 +29,7 @@ abstract class BasePlacement implements IoPath {
     private App app;
     private Agent[] parties;
     private Cpu[] cpus;
+    private FifoEvents fifoEvents;
 
     BasePlacement(Placement placement, Machine machine) {
         this.placement = placement;
@@ -51,6 +61,32 @@ abstract class BasePlacement implements IoPath {
         hypervisor.runOn(partition, own);
         hypervisor.runOn(guest, cpu);
         return own;
+    }
+
+    /**
+     * A kernel's event channels in the layout {@code config} asks for: the two-level bitmaps of its
+     * shared-info page, or FIFO queues in two pages of its mapping window ({@code EVTCHN_INIT_CONTROL},
+     * made by the kernel on {@code cpu}, which must be running it). Registered as its upcall.
+     */
+    protected EventPorts kernelEvents(Hypervisor hv, EventChannels channels, Domain domain, Cpu on, DomainMemory memory,
+                                      MachineConfig config) {
+        if (!config.fifoEvents()) {
+            EventDispatcher d = new EventDispatcher(hv, domain, machine.memory(), on.view(domain.space()),
+                domain.sharedInfoGpa(), IoPartitionPlacement.EVENT_ROUNDS);
+            domain.setVirqHandler(d);
+            return d;
+        }
+        if (fifoEvents == null) {
+            fifoEvents = new FifoEvents(hv, channels);
+        }
+        long gpa = memory.allocateWindow(2);
+        long r = hv.hypercall(on, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_INIT_CONTROL, gpa, 0, 0);
+        if (r < 0) {
+            throw new IllegalStateException(domain + " cannot set up FIFO events: " + Errno.name(r));
+        }
+        FifoDispatcher d = FifoDispatcher.forDomain(hv, domain, on.view(domain.space()), gpa, FIFO_EVENTS_PER_UPCALL);
+        domain.setVirqHandler(d);
+        return d;
     }
 
     /**

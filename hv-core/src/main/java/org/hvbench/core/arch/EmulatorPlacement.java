@@ -7,7 +7,7 @@ import org.hvbench.core.cpu.PrivilegeLevel;
 import org.hvbench.core.dev.Machine;
 import org.hvbench.core.dev.MachineConfig;
 import org.hvbench.core.evtchn.EventChannels;
-import org.hvbench.core.evtchn.EventDispatcher;
+import org.hvbench.core.evtchn.EventPorts;
 import org.hvbench.core.evtchn.IoRequestForwarder;
 import org.hvbench.core.grant.GrantOps;
 import org.hvbench.core.guest.App;
@@ -51,9 +51,7 @@ final class EmulatorPlacement extends BasePlacement {
         Cpu pcpu = partitionCpu(hypervisor, partition, guest, layout);
         pcpu.start(partition.kernel());
         DomainMemory partitionMemory = partitionMemory(hypervisor, partition, config);
-        EventDispatcher partitionEvents = new EventDispatcher(hypervisor, partition, machine.memory(),
-            pcpu.view(partition.space()), partition.sharedInfoGpa(), IoPartitionPlacement.EVENT_ROUNDS);
-        partition.setVirqHandler(partitionEvents);
+        EventPorts partitionEvents = kernelEvents(hypervisor, channels, partition, pcpu, partitionMemory, config);
         Context emulatorContext = new Context("emulator", partition.id(), PrivilegeLevel.USER, partition.space());
         Kernel partitionKernel = new Kernel(partitionMemory, partition.kernel(), emulatorContext, 128);
         DeviceDriver driver = new DeviceDriver(pcpu, partitionMemory, new NativeDevicePort(machine.device(),

@@ -6,7 +6,7 @@ import org.hvbench.core.cpu.IrqLine;
 import org.hvbench.core.dev.Machine;
 import org.hvbench.core.dev.MachineConfig;
 import org.hvbench.core.evtchn.EventChannels;
-import org.hvbench.core.evtchn.EventDispatcher;
+import org.hvbench.core.evtchn.EventPorts;
 import org.hvbench.core.grant.GrantOps;
 import org.hvbench.core.grant.GrantTable;
 import org.hvbench.core.guest.App;
@@ -59,9 +59,7 @@ final class IoPartitionPlacement extends BasePlacement {
         Cpu pcpu = partitionCpu(hypervisor, partition, guest, layout);
         pcpu.start(partition.kernel());
         DomainMemory partitionMemory = partitionMemory(hypervisor, partition, config);
-        EventDispatcher partitionEvents = new EventDispatcher(hypervisor, partition, machine.memory(),
-            pcpu.view(partition.space()), partition.sharedInfoGpa(), EVENT_ROUNDS);
-        partition.setVirqHandler(partitionEvents);
+        EventPorts partitionEvents = kernelEvents(hypervisor, channels, partition, pcpu, partitionMemory, config);
         back = new BlockBack(hypervisor, partitionMemory, partitionEvents, store, mode, config.queueEntries());
         DeviceDriver driver = new DeviceDriver(pcpu, partitionMemory, new NativeDevicePort(machine.device(), hypervisor.deviceContext()),
             back, config.queueEntries());
@@ -73,9 +71,7 @@ final class IoPartitionPlacement extends BasePlacement {
         // The guest's kernel: grant table, event upcall, the front end.
         cpu.start(guest.kernel());
         DomainMemory guestMemory = new DomainMemory(guest, machine.memory());
-        EventDispatcher guestEvents = new EventDispatcher(hypervisor, guest, machine.memory(), cpu.view(guest.space()),
-            guest.sharedInfoGpa(), EVENT_ROUNDS);
-        guest.setVirqHandler(guestEvents);
+        EventPorts guestEvents = kernelEvents(hypervisor, channels, guest, cpu, guestMemory, config);
         GrantTable grants = new GrantTable(machine.memory(), cpu.view(guest.space()), guestMemory.allocate(4), 4);
         long r = hypervisor.hypercall(cpu, Hypercall.GRANT_TABLE_OP, Hypercall.GNTTAB_SETUP, grants.tableGpa(), 4, 0);
         if (r < 0) {

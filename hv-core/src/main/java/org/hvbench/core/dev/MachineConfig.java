@@ -27,6 +27,8 @@ import org.hvbench.core.mem.PageTable;
  * <tr><td>iommuInvalidation</td><td>strict</td><td>strict, deferred</td></tr>
  * <tr><td>iommuBatch</td><td>256</td><td>deferred unmaps per flush, 1 to 65536</td></tr>
  * <tr><td>iotlbSets, iotlbWays</td><td>16 x 4</td><td>as the TLB</td></tr>
+ * <tr><td>events</td><td>two-level</td><td>two-level (shared-info bitmaps), fifo (priority queues of
+ *     event words): how the split placements' kernels take their events</td></tr>
  * </table>
  */
 public final class MachineConfig {
@@ -45,6 +47,7 @@ public final class MachineConfig {
     private int iommuBatch = 256;
     private int iotlbSets = 16;
     private int iotlbWays = 4;
+    private String events = "two-level";
 
     public static MachineConfig defaults() {
         return new MachineConfig();
@@ -141,6 +144,24 @@ public final class MachineConfig {
         this.iotlbSets = sets;
         this.iotlbWays = ways;
         return this;
+    }
+
+    /** @throws IllegalArgumentException naming {@code events} and its values */
+    public MachineConfig events(String layout) {
+        if (!"two-level".equals(layout) && !"fifo".equals(layout)) {
+            throw new IllegalArgumentException("events: '" + layout + "' is unknown; use two-level or fifo");
+        }
+        this.events = layout;
+        return this;
+    }
+
+    /** two-level or fifo. */
+    public String events() {
+        return events;
+    }
+
+    public boolean fifoEvents() {
+        return "fifo".equals(events);
     }
 
     /** on, off or exclusion. */

@@ -16,7 +16,7 @@ import org.hvbench.core.mem.Translator;
  * exchange, so an event that arrives during the scan is seen by another round instead of being lost;
  * unmasking goes through the hypervisor, which re-raises an event that became pending behind the mask.
  */
-public final class EventDispatcher implements VirtualInterruptHandler {
+public final class EventDispatcher implements VirtualInterruptHandler, EventPorts {
     /** A port's handler, in the kernel. */
     @FunctionalInterface
     public interface PortHandler {
@@ -48,7 +48,7 @@ public final class EventDispatcher implements VirtualInterruptHandler {
         this.maxRounds = maxRounds;
     }
 
-    /** Binds a handler to a local port (set-up). */
+    @Override
     public void bind(int port, PortHandler handler) {
         if (port <= 0 || port >= EventChannels.PORTS) {
             throw new IllegalArgumentException("event port must be 1.." + (EventChannels.PORTS - 1) + "; got " + port);
@@ -111,6 +111,7 @@ public final class EventDispatcher implements VirtualInterruptHandler {
     }
 
     /** Sends an event on a local port (a hypercall). */
+    @Override
     public long send(Cpu cpu, int port) {
         return hv.hypercall(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_SEND, port, 0, 0);
     }

@@ -32,7 +32,7 @@ import org.hvbench.core.mem.Translator;
  * range too ({@code -EINVAL}). Each port looked at counts towards {@code maxEvents}, the bound on
  * work per upcall: what is left goes back into READY and the upcall is re-raised.
  */
-public final class FifoDispatcher implements VirtualInterruptHandler {
+public final class FifoDispatcher implements VirtualInterruptHandler, EventPorts {
     private final Hypervisor hv;
     private final Domain domain;
     private final MachineMemory memory;
@@ -81,7 +81,7 @@ public final class FifoDispatcher implements VirtualInterruptHandler {
             controlGpa + MachineMemory.PAGE_SIZE, FifoLayout.PORTS_PER_PAGE, maxEvents);
     }
 
-    /** Binds a handler to a local port (set-up). */
+    @Override
     public void bind(int port, EventDispatcher.PortHandler handler) {
         if (port <= 0 || port >= ports) {
             throw new IllegalArgumentException("event port must be 1.." + (ports - 1) + "; got " + port);
@@ -266,6 +266,7 @@ public final class FifoDispatcher implements VirtualInterruptHandler {
     }
 
     /** Sends an event on a local port (a hypercall). */
+    @Override
     public long send(Cpu cpu, int port) {
         return hv.hypercall(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_SEND, port, 0, 0);
     }

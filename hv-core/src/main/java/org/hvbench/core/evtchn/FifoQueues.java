@@ -31,6 +31,13 @@ import org.hvbench.core.mem.MachineMemory;
  * can only rewrite its own words, and the hypervisor never follows a LINK, so a guest that corrupts
  * them loses its own events and nothing else. Counters are plain fields: statistics, exact when one
  * thread sends.
+ *
+ * <p>Why a lock, as Xen's per-queue lock: appenders on two CPUs that swapped the tail with an atomic
+ * exchange instead would race with the kernel: a predecessor taken and claimed again between one
+ * appender's exchange and its link is LINKED again, so the late link lands and closes a cycle (the ABA
+ * of this protocol). Under the lock a re-claimed port stays BUSY until its own append, which makes
+ * the late link fail. The lock-free way is a per-vCPU inbox that the vCPU's own CPU links from, one
+ * appender; the two-level layout, the default, takes no lock.
  */
 public final class FifoQueues {
     /** Result of {@link #setPending} and {@link #unmask}: the port started a queue; notify the vCPU. */

@@ -2,7 +2,7 @@ package org.hvbench.core.guest;
 
 import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.Cpu;
-import org.hvbench.core.evtchn.EventDispatcher;
+import org.hvbench.core.evtchn.EventPorts;
 import org.hvbench.core.grant.GrantOps;
 import org.hvbench.core.hv.BlockProtocol;
 import org.hvbench.core.hv.Domain;
@@ -42,7 +42,7 @@ public final class BlockBack implements BlockCompletions {
     private final Hypervisor hv;
     private final DomainMemory os;
     private final MachineMemory memory;
-    private final EventDispatcher events;
+    private final EventPorts events;
     private final Store store;
     private final GrantMode mode;
     private BlockDriver device;
@@ -102,7 +102,7 @@ public final class BlockBack implements BlockCompletions {
     /**
      * @param maxInFlight requests the back end keeps on the device at once (its device queue's size)
      */
-    public BlockBack(Hypervisor hv, DomainMemory os, EventDispatcher events, Store store, GrantMode mode, int maxInFlight) {
+    public BlockBack(Hypervisor hv, DomainMemory os, EventPorts events, Store store, GrantMode mode, int maxInFlight) {
         this.hv = hv;
         this.os = os;
         this.memory = os.memory();

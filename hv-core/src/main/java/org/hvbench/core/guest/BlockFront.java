@@ -2,7 +2,7 @@ package org.hvbench.core.guest;
 
 import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.Cpu;
-import org.hvbench.core.evtchn.EventDispatcher;
+import org.hvbench.core.evtchn.EventPorts;
 import org.hvbench.core.grant.GrantTable;
 import org.hvbench.core.hv.BlockProtocol;
 import org.hvbench.core.hv.Hypercall;
@@ -33,7 +33,7 @@ public final class BlockFront implements BlockDriver {
     private final DomainMemory os;
     private final MachineMemory memory;
     private final GrantTable grants;
-    private final EventDispatcher events;
+    private final EventPorts events;
     private final BlockCompletions kernel;
     private final GrantMode mode;
     private final int backendId;
@@ -71,7 +71,7 @@ public final class BlockFront implements BlockDriver {
      * Builds the front end of {@code os}'s domain for a back end in domain {@code backendId} and
      * writes the connection details in {@code store}. Runs in the guest kernel (set-up).
      */
-    public BlockFront(Cpu cpu, Hypervisor hv, DomainMemory os, GrantTable grants, EventDispatcher events, Store store,
+    public BlockFront(Cpu cpu, Hypervisor hv, DomainMemory os, GrantTable grants, EventPorts events, Store store,
                       int backendId, GrantMode mode, BlockCompletions kernel) {
         this.hv = hv;
         this.os = os;

@@ -8,7 +8,7 @@ import org.hvbench.core.cpu.PrivilegeLevel;
 import org.hvbench.core.dev.BlockBacking;
 import org.hvbench.core.dev.BlockCommand;
 import org.hvbench.core.dev.BlockDevice;
-import org.hvbench.core.evtchn.EventDispatcher;
+import org.hvbench.core.evtchn.EventPorts;
 import org.hvbench.core.evtchn.IoRequestForwarder;
 import org.hvbench.core.grant.GrantOps;
 import org.hvbench.core.hv.Domain;
@@ -103,7 +103,7 @@ public final class Emulator {
      * request port in the partition's {@code events}, and installs the privcmd system call. The
      * guest's virtual disk is sectors {@code [extentFirst, extentFirst + extentSectors)}.
      */
-    public Emulator(Cpu cpu, Hypervisor hv, DomainMemory os, Kernel kernel, EventDispatcher events, Domain guest,
+    public Emulator(Cpu cpu, Hypervisor hv, DomainMemory os, Kernel kernel, EventPorts events, Domain guest,
                     IoRequestForwarder requests, GrantMode mode, long extentFirst, long extentSectors, int queueEntries) {
         this.hv = hv;
         this.os = os;
