@@ -154,9 +154,11 @@ done
 log "JMH finished in $(( $(date +%s) - start )) s"
 if [ "$runs" -gt 1 ]; then
   # JMH's JSON is one array, "[" on its first line and "]" on its last: join the arrays.
+  # Each part is one JSON array ("[", records, "]", then blank lines): keep the records, joined.
   { echo "["; for ((k = 0; k < ${#parts[@]}; k++)); do
       [ "$k" -gt 0 ] && echo ","
-      sed '1d;$d' "${parts[k]}"
+      awk 'NR > 1 { line[n++] = $0 }
+           END { while (n > 0 && line[n - 1] ~ /^[[:space:]]*$/) n--; for (i = 0; i < n - 1; i++) print line[i] }' "${parts[k]}"
     done; echo "]"; } > "$base.json"
   rm -f "${parts[@]}"
 fi

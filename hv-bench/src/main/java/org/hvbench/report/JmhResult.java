@@ -58,7 +58,14 @@ public record JmhResult(String benchmark, String mode, Map<String, String> param
 
     /** Reads every entry of a JMH JSON file. */
     public static List<JmhResult> read(Path file) throws IOException {
-        JsonNode root = new ObjectMapper().readTree(file.toFile());
+        // FAIL_ON_TRAILING_TOKENS: a file of two arrays (a bad merge) is refused, not read in part.
+        JsonNode root;
+        try {
+            root = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                .readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IOException(file + " is not one JSON document: " + e.getOriginalMessage(), e);
+        }
         if (root == null || !root.isArray()) {
             throw new IOException(file + " is not a JMH JSON result file (expected an array of results)");
         }

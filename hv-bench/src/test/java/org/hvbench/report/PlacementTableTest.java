@@ -81,6 +81,15 @@ class PlacementTableTest {
     }
 
     @Test
+    void aFileOfTwoArraysIsRefusedNotReadInPart(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        String one = java.nio.file.Files.readString(resource("quick-jdk17.json"));
+        Path two = dir.resolve("two-arrays.json");
+        java.nio.file.Files.writeString(two, one + "\n,\n" + one);
+        java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> JmhResult.read(two));
+        assertTrue(e.getMessage().contains("is not one JSON document"), e.getMessage());
+    }
+
+    @Test
     void otherBenchmarksGetATableEachWithCountersPerOperation() throws Exception {
         List<JmhResult> results = JmhResult.read(resource("iommu-quick-jdk17.json"));
         String md = OtherResults.markdown(results);
