@@ -16,7 +16,7 @@
 #          placements and both channel programs at 4 KiB read, depth (= chain length) 1, 8, 32;
 #          (2) native at 4 KiB and 64 KiB, depth 1 and 32, with the IOMMU off, as an exclusion
 #          vector, and on with strict and with deferred invalidation; (3) IommuBench. 2 forks; -prof gc.
-#   threaded  about 20 min, two JMH runs in one result: every placement at 4 KiB read, depth 1 and
+#   threaded  about 15 min, two JMH runs in one result: every placement at 4 KiB read, depth 1 and
 #          32, under the inline executor and under the threaded one with each idle strategy (spin,
 #          backoff, park); 2 forks, 2 x 1 s warm-up, 3 x 1 s measurement; -prof gc. The table ends
 #          with threaded against inline.
