@@ -8,7 +8,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 
-import org.hvbench.core.arch.Placement;
 
 /**
  * Threaded against inline, per placement and setting: the inline rate, each idle strategy's rate
@@ -25,7 +24,7 @@ public final class ExecutorTable {
     public record Row(String placement, String setting, JmhResult inline, Map<String, JmhResult> threaded) {
         /** The idle strategy with the most I/O per second, or {@code null}. */
         public String bestIdle() {
-            return threaded.entrySet().stream().max(Comparator.comparingDouble(e -> ios(e.getValue())))
+            return threaded.entrySet().stream().max(Comparator.comparingDouble(e -> PlacementTable.ios(e.getValue())))
                 .map(Map.Entry::getKey).orElse(null);
         }
     }
@@ -51,7 +50,7 @@ public final class ExecutorTable {
                 rows.add(new Row(e.getKey().get(0), e.getKey().get(1), in, e.getValue()));
             }
         }
-        rows.sort(Comparator.comparing(Row::setting).thenComparingInt(r -> order(r.placement())));
+        rows.sort(Comparator.comparing(Row::setting).thenComparingInt(r -> PlacementTable.order(r.placement())));
         return rows;
     }
 
@@ -59,24 +58,6 @@ public final class ExecutorTable {
         return String.format(Locale.ROOT, "%s %s B, depth %s, grant %s, IOMMU %s (%s)", r.param("operation"), r.param("size"),
             r.param("depth"), Objects.toString(r.param("grantMode"), "persistent"), Objects.toString(r.param("iommu"), "on"),
             Objects.toString(r.param("iommuInvalidation"), "strict"));
-    }
-
-    private static int order(String placement) {
-        try {
-            return Placement.parse(placement).ordinal();
-        } catch (IllegalArgumentException unknown) {
-            return Integer.MAX_VALUE;
-        }
-    }
-
-    private static double ios(JmhResult r) {
-        JmhResult.Metric m = r.secondary("ios");
-        return m == null ? Double.NaN : m.score();
-    }
-
-    private static double iosError(JmhResult r) {
-        JmhResult.Metric m = r.secondary("ios");
-        return m == null ? Double.NaN : m.error();
     }
 
     public static String markdown(List<Row> rows) {
@@ -98,11 +79,11 @@ public final class ExecutorTable {
             String ratio = "";
             String crossings = "";
             if (bt != null) {
-                double q = ios(r.inline()) / ios(bt);
-                double rel = Math.hypot(iosError(r.inline()) / ios(r.inline()), iosError(bt) / ios(bt));
-                ratio = Double.isNaN(rel) ? String.format(Locale.ROOT, "%.2f", q) : String.format(Locale.ROOT, "%.2f ± %.2f", q, q * rel);
+                double[] q = PlacementTable.ratio(r.inline(), bt);
+                ratio = Double.isNaN(q[1]) ? String.format(Locale.ROOT, "%.2f", q[0])
+                    : String.format(Locale.ROOT, "%.2f ± %.2f", q[0], q[1]);
                 JmhResult.Metric c = bt.secondary("crossings");
-                crossings = c == null ? "" : String.format(Locale.ROOT, "%.2f", c.score() / ios(bt));
+                crossings = c == null ? "" : String.format(Locale.ROOT, "%.2f", c.score() / PlacementTable.ios(bt));
             }
             b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s |%n", r.placement(), rate(r.inline()),
                 rate(r.threaded().get("spin")), rate(r.threaded().get("backoff")), rate(r.threaded().get("park")),
@@ -115,8 +96,8 @@ public final class ExecutorTable {
         if (r == null) {
             return "";
         }
-        double e = iosError(r);
-        return Double.isNaN(e) ? String.format(Locale.ROOT, "%,.0f", ios(r))
-            : String.format(Locale.ROOT, "%,.0f ± %,.0f", ios(r), e);
+        double e = PlacementTable.iosError(r);
+        return Double.isNaN(e) ? String.format(Locale.ROOT, "%,.0f", PlacementTable.ios(r))
+            : String.format(Locale.ROOT, "%,.0f ± %,.0f", PlacementTable.ios(r), e);
     }
 }

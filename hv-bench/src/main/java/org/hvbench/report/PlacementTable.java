@@ -83,7 +83,8 @@ public final class PlacementTable {
         return groups;
     }
 
-    private static int order(String placement) {
+    /** A placement's position in {@link Placement}'s order; unknown names last. */
+    static int order(String placement) {
         try {
             return Placement.parse(placement).ordinal();
         } catch (IllegalArgumentException unknown) {
@@ -91,12 +92,13 @@ public final class PlacementTable {
         }
     }
 
-    private static double ios(JmhResult r) {
+    /** I/O per second (the {@code ios} counter), or NaN. */
+    static double ios(JmhResult r) {
         JmhResult.Metric m = r.secondary("ios");
         return m == null ? Double.NaN : m.score();
     }
 
-    private static double iosError(JmhResult r) {
+    static double iosError(JmhResult r) {
         JmhResult.Metric m = r.secondary("ios");
         return m == null ? Double.NaN : m.error();
     }

@@ -39,7 +39,6 @@ public final class Sleeper implements IdleStrategy {
     @SuppressWarnings("unused") // accessed through ASLEEP
     private volatile int asleep;
     private volatile Thread thread;
-    private long wakeups;
 
     /** @param ready true when the party has work (checked after announcing sleep) */
     public Sleeper(BooleanSupplier ready) {
@@ -131,7 +130,6 @@ public final class Sleeper implements IdleStrategy {
         }
         Thread t = thread;
         if (t != null) {
-            wakeups++;
             LockSupport.unpark(t);
         }
         return true;
@@ -140,11 +138,6 @@ public final class Sleeper implements IdleStrategy {
     @Override
     public void reset() {
         delegate.reset();
-    }
-
-    /** Unparks sent (approximate: wakers on several threads count without synchronising). */
-    public long wakeups() {
-        return wakeups;
     }
 
     @Override
