@@ -70,9 +70,13 @@ import org.openjdk.jmh.annotations.Warmup;
  * for its next batch: it acquires rsp_prod once, checks each response's id, and frees the slots.
  * Orders: slot bytes plain, then req_prod store-release / load-acquire by the back end; the back end's
  * copy and response plain, then rsp_prod store-release / load-acquire by the front end, so the back
- * end has finished reading a slot before the front end writes it again. Each push ends with the full
- * fence and the peer's event-index load that decide whether to notify; here nobody sleeps (the peer
- * polls), so no event is sent, but the fence and the load are paid as on a real ring.
+ * end has finished reading a slot before the front end writes it again. With {@code publish=check}
+ * each push ends with the full fence and the peer's event-index load that decide whether to notify;
+ * here nobody sleeps (the peer polls), so no event is sent, but the fence and the load are paid as on
+ * a real ring whose peer may sleep. With {@code publish=release} a push is the release store alone
+ * (Xen's {@code RING_PUSH_REQUESTS}/{@code RING_PUSH_RESPONSES}), which is all a polling peer needs and
+ * all the two peers below ever do: the difference between the two is the price of being able to
+ * sleep. The back end loads req_prod once per pass over what it saw (as blkback does), not per request.
  *
  * <p><b>The peers.</b> {@code SpscArrayQueue}: each slot is its own flag, the element is stored with
  * release order and loaded volatile (at least acquire); the consumer nulls the slot with release order. The
@@ -213,11 +217,25 @@ public class RingBench {
     /** The ring's page in its own small machine memory, with a fresh header. */
     @State(Scope.Group)
     public static class RingPage extends Shape {
+        /**
+         * How each side publishes: {@code check} is Xen's {@code RING_PUSH_*_AND_CHECK_NOTIFY}
+         * (release store, full fence, the peer's event index loaded), what a peer that may sleep
+         * needs; {@code release} is {@code RING_PUSH_*} (the release store alone), enough only for a
+         * peer that polls and never sleeps. The peers have no sleep protocol and so no fence.
+         */
+        @Param({"check", "release"})
+        public String publish;
+
+        boolean checkNotify;
         MachineMemory memory;
 
         @Setup(Level.Trial)
         public void open() {
             check();
+            if (!publish.equals("check") && !publish.equals("release")) {
+                throw new IllegalArgumentException("publish: '" + publish + "' is not allowed; use check or release");
+            }
+            checkNotify = publish.equals("check");
             memory = new MachineMemory(MachineMemory.MIN_BYTES);
             // Writes the header; each thread then attaches its own end (its private indices stay on its side).
             new FrontRing(memory, MACHINE_ADDRESS, RING_MA, message, true, 0);
@@ -236,6 +254,7 @@ public class RingBench {
         private FrontRing front;
         private int length;
         private int batch;
+        private boolean checkNotify;
         private byte[] template;
         private long sent;
         private long answered;
@@ -245,6 +264,7 @@ public class RingBench {
             memory = page.memory;
             length = page.message;
             batch = page.batch;
+            checkNotify = page.checkNotify;
             front = new FrontRing(memory, MACHINE_ADDRESS, RING_MA, length, false, 0);
             template = template(length);
         }
@@ -264,8 +284,12 @@ public class RingBench {
                 memory.putBytes(front.nextRequest(), template, 0, length);
                 front.produced();
             }
-            // req_prod release, full fence, req_event load; the answer is no while the back end polls.
-            front.pushRequestsAndCheckNotify();
+            if (checkNotify) {
+                // req_prod release, full fence, req_event load; the answer is no while the back end polls.
+                front.pushRequestsAndCheckNotify();
+            } else {
+                front.pushRequests();
+            }
         }
 
         /** Takes every published response (rsp_prod acquired once) and frees their slots. */
@@ -302,29 +326,39 @@ public class RingBench {
         private BackRing back;
         private int length;
         private int batch;
+        private boolean checkNotify;
         private byte[] copy;
         private long received;
+        /** Requests seen published at the last req_prod load and not yet taken. */
+        private int seen;
 
         @Setup(Level.Trial)
         public void attach(RingPage page) {
             memory = page.memory;
             length = page.message;
             batch = page.batch;
+            checkNotify = page.checkNotify;
             back = new BackRing(memory, MACHINE_ADDRESS, RING_MA, length);
             copy = new byte[length];
         }
 
         @Override
         public void consume(Counters counters) {
-            int available = back.unconsumedRequests();
-            if (available <= 0) {
-                if (available < 0) {
-                    throw new IllegalStateException("the front end published more requests than the ring holds");
+            if (seen == 0) {
+                // req_prod is loaded (acquire) only when the requests seen last time are all taken, as
+                // blkback reads it once per pass: the shared header line is not touched per request.
+                int available = back.unconsumedRequests();
+                if (available <= 0) {
+                    if (available < 0) {
+                        throw new IllegalStateException("the front end published more requests than the ring holds");
+                    }
+                    counters.emptyPolls++;
+                    return;
                 }
-                counters.emptyPolls++;
-                return;
+                seen = available;
             }
-            int take = batch == 1 ? 1 : available;
+            int take = batch == 1 ? 1 : seen;
+            seen -= take;
             for (int i = 0; i < take; i++) {
                 memory.getBytes(back.request(i), copy, 0, length);
                 check(copy, length, received);
@@ -334,8 +368,12 @@ public class RingBench {
                 received++;
             }
             back.consumedRequests(take);
-            // rsp_prod release, full fence, rsp_event load.
-            back.pushResponsesAndCheckNotify();
+            if (checkNotify) {
+                // rsp_prod release, full fence, rsp_event load.
+                back.pushResponsesAndCheckNotify();
+            } else {
+                back.pushResponses();
+            }
             counters.transfers += take;
         }
 

@@ -20,6 +20,8 @@ public final class BackRing {
     private final int size;
     private int reqCons;
     private int rspProdPvt;
+    /** The rsp_prod this side last published (it alone writes it; see FrontRing's reqProdPublished). */
+    private int rspProdPublished;
 
     /** Attaches to a ring the front end initialised, taking up its indices. */
     public BackRing(MachineMemory memory, Translator translator, long base, int slotBytes) {
@@ -30,6 +32,7 @@ public final class BackRing {
         this.size = SharedRing.size(slotBytes);
         long page = page(Translation.READ);
         this.rspProdPvt = memory.getIntAcquire(page + SharedRing.RSP_PROD);
+        this.rspProdPublished = rspProdPvt;
         this.reqCons = rspProdPvt;
     }
 
@@ -75,14 +78,27 @@ public final class BackRing {
         rspProdPvt++;
     }
 
-    /** Publishes the responses and says whether to notify: release store, full fence, event check. */
+    /**
+     * Publishes the responses and says whether to notify: release store, full fence, event check;
+     * the old rsp_prod is this side's own copy, not a read of the shared line.
+     */
     public boolean pushResponsesAndCheckNotify() {
         long page = page(Translation.READ | Translation.WRITE);
-        int old = memory.getInt(page + SharedRing.RSP_PROD);
+        int old = rspProdPublished;
         int now = rspProdPvt;
         memory.putIntRelease(page + SharedRing.RSP_PROD, now);
+        rspProdPublished = now;
         VarHandle.fullFence();
         return SharedRing.crossed(old, now, memory.getIntVolatile(page + SharedRing.RSP_EVENT));
+    }
+
+    /**
+     * Publishes the responses with release order only, no fence and no check (Xen's
+     * {@code RING_PUSH_RESPONSES}): only for a front end that polls and never sleeps.
+     */
+    public void pushResponses() {
+        memory.putIntRelease(page(Translation.WRITE) + SharedRing.RSP_PROD, rspProdPvt);
+        rspProdPublished = rspProdPvt;
     }
 
     /**

@@ -19,6 +19,8 @@ public final class FrontRing {
     private final int slotBytes;
     private final int size;
     private int reqProdPvt;
+    /** The req_prod this side last published: it alone writes it, so it never reads the shared line to learn it. */
+    private int reqProdPublished;
     private int rspCons;
 
     /**
@@ -39,6 +41,7 @@ public final class FrontRing {
             memory.putIntRelease(page + SharedRing.REQ_PROD, start);
         }
         this.reqProdPvt = memory.getIntAcquire(page + SharedRing.REQ_PROD);
+        this.reqProdPublished = reqProdPvt;
         this.rspCons = memory.getIntAcquire(page + SharedRing.RSP_PROD);
     }
 
@@ -71,22 +74,35 @@ public final class FrontRing {
 
     /** Requests written but not yet published. */
     public int unpublished() {
-        return reqProdPvt - memory.getInt(page(Translation.READ) + SharedRing.REQ_PROD);
+        return reqProdPvt - reqProdPublished;
     }
 
     /**
      * Publishes the written requests and says whether the back end must be notified:
      * store req_prod (release: the slots are visible first), full fence (the store must be visible
      * before req_event is read, or a back end that set req_event just then is not woken), then
-     * notify only if req_event was crossed.
+     * notify only if req_event was crossed. The old req_prod is this side's own copy: reading it
+     * from the header would fetch the line shared and then upgrade it, two coherence misses where
+     * the store alone takes one.
      */
     public boolean pushRequestsAndCheckNotify() {
         long page = page(Translation.READ | Translation.WRITE);
-        int old = memory.getInt(page + SharedRing.REQ_PROD);
+        int old = reqProdPublished;
         int now = reqProdPvt;
         memory.putIntRelease(page + SharedRing.REQ_PROD, now);
+        reqProdPublished = now;
         VarHandle.fullFence();
         return SharedRing.crossed(old, now, memory.getIntVolatile(page + SharedRing.REQ_EVENT));
+    }
+
+    /**
+     * Publishes the written requests without the notification check (Xen's {@code RING_PUSH_REQUESTS}):
+     * store req_prod with release order only, no fence. Only for a back end that never sleeps (it polls
+     * the ring); one that may sleep must be reached through {@link #pushRequestsAndCheckNotify}.
+     */
+    public void pushRequests() {
+        memory.putIntRelease(page(Translation.WRITE) + SharedRing.REQ_PROD, reqProdPvt);
+        reqProdPublished = reqProdPvt;
     }
 
     /**

@@ -61,6 +61,40 @@ class SharedRingTest {
         assertEquals(start + 160, front.requestProducer());
     }
 
+    /** The plain pushes publish the same indices as the checking ones and leave the event indices alone. */
+    @Test
+    void pushWithoutCheckPublishesAndLeavesEventIndices() {
+        FrontRing front = new FrontRing(memory, IDENTITY, PAGE, SLOT, true, 7);
+        BackRing back = new BackRing(memory, IDENTITY, PAGE, SLOT);
+        int reqEvent = memory.getInt(PAGE + SharedRing.REQ_EVENT);
+        int rspEvent = memory.getInt(PAGE + SharedRing.RSP_EVENT);
+        for (int i = 0; i < 3; i++) {
+            memory.putLong(front.nextRequest(), 100 + i);
+            front.produced();
+        }
+        assertEquals(3, front.unpublished());
+        assertEquals(0, back.unconsumedRequests(), "nothing is visible before the push");
+        front.pushRequests();
+        assertEquals(0, front.unpublished());
+        assertEquals(10, memory.getInt(PAGE + SharedRing.REQ_PROD));
+        assertEquals(3, back.unconsumedRequests());
+        for (int i = 0; i < 3; i++) {
+            assertEquals(100 + i, memory.getLong(back.request(i)));
+            memory.putLong(back.nextResponse(), -(100 + i));
+            back.produced();
+        }
+        back.consumedRequests(3);
+        back.pushResponses();
+        assertEquals(3, front.unconsumedResponses());
+        assertEquals(-102, memory.getLong(front.response(2)));
+        assertEquals(reqEvent, memory.getInt(PAGE + SharedRing.REQ_EVENT), "req_event untouched");
+        assertEquals(rspEvent, memory.getInt(PAGE + SharedRing.RSP_EVENT), "rsp_event untouched");
+        // A checking push after plain ones compares against what was published last, not what the page says.
+        memory.putInt(PAGE + SharedRing.REQ_EVENT, 11);
+        front.produced();
+        assertTrue(front.pushRequestsAndCheckNotify(), "req_event 11 lies in (10, 11]");
+    }
+
     @Test
     void notifyExactlyWhenThePeersEventIndexIsCrossed() {
         FrontRing front = new FrontRing(memory, IDENTITY, PAGE, SLOT, true, 0);
