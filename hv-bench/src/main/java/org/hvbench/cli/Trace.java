@@ -1,6 +1,10 @@
 package org.hvbench.cli;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -24,22 +28,29 @@ import org.hvbench.core.guest.App;
  * diagram with one lane per context.
  *
  * <pre>
- * scripts/trace.sh PLACEMENT [--depth N] [--format text|json|svg] [--operation read|write]
- *                            [--size BYTES] [--cost-profile NAME] [--tlb-tagged]
+ * scripts/trace.sh PLACEMENT|all [--depth N] [--format text|json|svg] [--operation read|write]
+ *                                [--size BYTES] [--cost-profile NAME] [--tlb-tagged] [--out DIR]
  * </pre>
  *
- * Exit status: 0, or 2 for a bad argument (an unknown placement prints the known ones).
+ * With {@code --out} each placement's trace goes to {@code DIR/<placement>-depth<N>.<format>}
+ * instead of standard output; {@code all} traces every placement and needs {@code --out}.
+ *
+ * Exit status: 0, 1 when a file cannot be written, or 2 for a bad argument (an unknown placement
+ * prints the known ones).
  */
 public final class Trace {
+    private static final String ALL = "all";
     private static final String USAGE = String.join("\n",
-        "usage: trace.sh PLACEMENT [options]",
+        "usage: trace.sh PLACEMENT|all [options]",
         "  PLACEMENT            one of: " + String.join(", ", Placement.ids()),
+        "  all                  every placement (needs --out)",
         "  --depth N            I/Os submitted together in one batch, 1 to " + Aio.MAX_DEPTH + " (default 1)",
         "  --format F           text (default), json, or svg",
         "  --operation OP       read (default) or write",
         "  --size BYTES         bytes per I/O, whole 512-byte sectors up to " + Aio.MAX_IO_BYTES + " (default 4096)",
         "  --cost-profile NAME  none, paper-era, current-x86 (default), or a .properties file",
-        "  --tlb-tagged         TLB entries survive address-space switches (default: untagged)");
+        "  --tlb-tagged         TLB entries survive address-space switches (default: untagged)",
+        "  --out DIR            write DIR/<placement>-depth<N>.<format> instead of standard output");
 
     private Trace() {
     }
@@ -62,24 +73,43 @@ public final class Trace {
             out.println(USAGE);
             return 0;
         }
-        Result result;
-        try {
-            result = trace(options);
-        } catch (IllegalArgumentException e) {
-            err.println("trace: " + e.getMessage());
-            return 2;
-        }
-        switch (options.format) {
-            case "json":
-                out.println(result.json());
-                break;
-            case "svg":
-                out.print(SequenceDiagram.render(result));
-                break;
-            default:
-                out.print(result.text());
+        List<String> placements = options.placement.equals(ALL) ? Placement.ids() : List.of(options.placement);
+        for (String placement : placements) {
+            options.placement = placement;
+            Result result;
+            try {
+                result = trace(options);
+            } catch (IllegalArgumentException e) {
+                err.println("trace: " + e.getMessage());
+                return 2;
+            }
+            String rendered = render(result, options.format);
+            if (options.out == null) {
+                out.print(rendered);
+                continue;
+            }
+            Path file = options.out.resolve(placement + "-depth" + options.depth + "." + options.format);
+            try {
+                Files.createDirectories(options.out);
+                Files.writeString(file, rendered, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                err.println("trace: cannot write " + file + ": " + e.getMessage());
+                return 1;
+            }
+            out.println(file);
         }
         return 0;
+    }
+
+    private static String render(Result result, String format) {
+        switch (format) {
+            case "json":
+                return result.json() + System.lineSeparator();
+            case "svg":
+                return SequenceDiagram.render(result);
+            default:
+                return result.text();
+        }
     }
 
     /** One crossing of the trace. */
@@ -180,6 +210,7 @@ public final class Trace {
         String costProfile = "current-x86";
         boolean tlbTagged;
         boolean help;
+        Path out;
 
         static Options parse(String[] args) {
             Options o = new Options();
@@ -211,6 +242,9 @@ public final class Trace {
                     case "--tlb-tagged":
                         o.tlbTagged = true;
                         break;
+                    case "--out":
+                        o.out = Path.of(value(args, ++i, a));
+                        break;
                     default:
                         if (a.startsWith("-")) {
                             throw new IllegalArgumentException("unknown option " + a);
@@ -222,7 +256,11 @@ public final class Trace {
                 }
             }
             if (o.placement == null) {
-                throw new IllegalArgumentException("no placement given; known placements: " + String.join(", ", Placement.ids()));
+                throw new IllegalArgumentException("no placement given; known placements: " + String.join(", ", Placement.ids())
+                    + ", or all");
+            }
+            if (o.placement.equals(ALL) && o.out == null) {
+                throw new IllegalArgumentException("all writes one file per placement: give --out DIR");
             }
             return o;
         }

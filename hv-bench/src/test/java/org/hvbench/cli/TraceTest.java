@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -13,7 +15,9 @@ import javax.xml.parsers.DocumentBuilderFactory;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.hvbench.core.arch.Placement;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.w3c.dom.Document;
 
 class TraceTest {
@@ -95,5 +99,24 @@ class TraceTest {
         assertEquals(2, run("native", "--cost-profile", "fast"));
         assertEquals(2, run());
         assertEquals(0, run("--help"));
+    }
+    @Test
+    void allWritesOneWellFormedFilePerPlacement(@TempDir Path dir) throws Exception {
+        Path traces = dir.resolve("traces");
+        assertEquals(0, run("all", "--format", "json", "--out", traces.toString()));
+        for (String id : Placement.ids()) {
+            Path file = traces.resolve(id + "-depth1.json");
+            assertTrue(Files.isRegularFile(file), "no trace for " + id);
+            JsonNode trace = new ObjectMapper().readTree(file.toFile());
+            assertTrue(trace.get("total").asLong() > 0, id + " has crossings");
+        }
+        assertEquals(Placement.ids().size(), Files.list(traces).count(), "one file per placement and nothing else");
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("native-depth1.json"), "the written files are listed");
+    }
+
+    @Test
+    void allWithoutOutIsRefused() {
+        assertEquals(2, run("all", "--format", "svg"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("give --out DIR"));
     }
 }
