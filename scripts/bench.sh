@@ -84,40 +84,7 @@ case "$profile" in
     die "unknown profile '$profile'; use quick, paper, split, iommu, threaded or full (scripts/bench.sh --help)" ;;
 esac
 
-# The user's options replace the profile's: JMH refuses an option given twice. A -p replaces the
-# profile's -p of the same parameter; -prof adds a profiler (the same one is not given twice).
-user_keys=" "
-args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do
-  case "${args[i]}" in
-    -p) user_keys+="-p:${args[i+1]%%=*} "; i=$((i + 1)) ;;
-    -prof) user_keys+="-prof:${args[i+1]} "; i=$((i + 1)) ;;
-    -*) user_keys+="${args[i]} " ;;
-  esac
-done
-# merge LIST...: the profile's items of the named arrays, less what the user set, into $merged.
-merge() {
-  merged=()
-  local list item key i
-  for list in "$@"; do
-    eval "items=(\"\${${list}[@]}\")"
-    for ((i = 0; i < ${#items[@]}; i++)); do
-      item=${items[i]}
-      case "$item" in
-        -p) key="-p:${items[i+1]%%=*}" ;;
-        -prof) key="-prof:${items[i+1]}" ;;
-        -*) key=$item ;;
-        *) merged+=("$item"); continue ;;
-      esac
-      if [[ "$user_keys" == *" $key "* ]]; then
-        [[ "$item" == -* && "$item" != -foe ]] && i=$((i + 1))
-      else
-        merged+=("$item")
-        [[ "$item" == -* && "$item" != -foe ]] && { merged+=("${items[i+1]}"); i=$((i + 1)); }
-      fi
-    done
-  done
-}
+jmh_user_keys "$@"
 
 ensure_jar
 id=$(jvm_id)
@@ -136,15 +103,12 @@ for ((run = 1; run <= runs; run++)); do
   merge "select_$run" opts
   part="$base.json"
   [ "$runs" -gt 1 ] && part="$base.part$run.json"
-  # JMH prints its own progress ("Run progress: x% complete, ETA ..."); show that and each
-  # benchmark's name and parameters, keep everything in the log.
+  # Show JMH's progress, keep everything it prints in the log.
   set +e
   log "run $run of $runs: jmh ${merged[*]} $*"
   "$JAVA" -jar "$JAR" "${merged[@]}" -foe true -rf json -rff "$part" "$@" 2>&1 \
     | sed -u "s#$ROOT/#./#g" \
-    | tee -a "$base.log" \
-    | grep --line-buffered -E '^# (Run progress|Benchmark:|Parameters:)|^Iteration +[0-9]+:|ERROR|Exception' \
-    | sed -u -e 's/^# Run progress: /[progress] /' -e 's/^# Benchmark: /[benchmark] /' -e 's/^# Parameters: /            /'
+    | tee -a "$base.log" | jmh_progress
   status=${PIPESTATUS[0]}
   set -e
   [ "$status" -eq 0 ] || die "JMH failed in run $run; see $base.log"

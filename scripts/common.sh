@@ -39,3 +39,49 @@ jvm_id() {
   version=$(printf '%s\n' "$props" | sed -n 's/^ *java.version = //p' | head -n1)
   printf '%s-%s' "$(printf '%s' "$vendor" | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9.' '-' | sed 's/-*$//')" "$version"
 }
+
+# jmh_progress: filters JMH's output (stdin) down to its progress ("Run progress: x% complete,
+# ETA ...", each benchmark's name and parameters, the iterations) and errors and warnings.
+jmh_progress() {
+  grep --line-buffered -E '^# (Run progress|Benchmark:|Parameters:)|^Iteration +[0-9]+:|ERROR|Exception|^\[WARN\]' \
+    | sed -u -e 's/^# Run progress: /[progress] /' -e 's/^# Benchmark: /[benchmark] /' -e 's/^# Parameters: /            /'
+}
+
+# A script's own JMH options (a profile's) give way to the user's: JMH refuses an option given
+# twice. A user's -p replaces the script's -p of the same parameter; -prof adds a profiler (the
+# same one is not given twice).
+# jmh_user_keys USER_ARGS...: the options the user set, into $user_keys (" -f -p:depth -prof:gc ").
+jmh_user_keys() {
+  user_keys=" "
+  local args=("$@") i
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+      -p) user_keys+="-p:${args[i+1]%%=*} "; i=$((i + 1)) ;;
+      -prof) user_keys+="-prof:${args[i+1]} "; i=$((i + 1)) ;;
+      -*) user_keys+="${args[i]} " ;;
+    esac
+  done
+}
+# merge LIST...: the items of the named arrays, less the options in $user_keys, into $merged.
+merge() {
+  merged=()
+  local list item key i items
+  for list in "$@"; do
+    eval "items=(\"\${${list}[@]}\")"
+    for ((i = 0; i < ${#items[@]}; i++)); do
+      item=${items[i]}
+      case "$item" in
+        -p) key="-p:${items[i+1]%%=*}" ;;
+        -prof) key="-prof:${items[i+1]}" ;;
+        -*) key=$item ;;
+        *) merged+=("$item"); continue ;;
+      esac
+      if [[ "$user_keys" == *" $key "* ]]; then
+        [[ "$item" == -* && "$item" != -foe ]] && i=$((i + 1))
+      else
+        merged+=("$item")
+        [[ "$item" == -* && "$item" != -foe ]] && { merged+=("${items[i+1]}"); i=$((i + 1)); }
+      fi
+    done
+  done
+}
