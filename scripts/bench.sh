@@ -25,7 +25,9 @@
 # Further arguments go to JMH after the profile's, so they win: e.g. -f 3, -p depth=32, -jvm PATH.
 # (Pass JVM flags with -jvmArgsPrepend: -jvmArgsAppend would replace the benchmarks' own flags.)
 #
-# Output: results/<jvm-id>/<profile>-<timestamp>.json (JMH), .log (all JMH printed), .md (the table).
+# Output: results/<jvm-id>/<profile>-<timestamp>.json (JMH), .log (all JMH printed), .md (the table),
+# .machine.json (CPU model, cores, memory, kernel: no host name); then results/REPORT.md and
+# results/charts/ are drawn again from the newest run of each profile of each JVM.
 # The JVM is $JAVA_HOME/bin/java when JAVA_HOME is set, else java on the PATH.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -93,7 +95,8 @@ mkdir -p "$out"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 base="$out/$profile-$stamp"
 log "profile $profile on $("$JAVA" -version 2>&1 | head -n1) ($id), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-log "writing $base.{json,log,md}"
+log "writing $base.{json,log,md,machine.json}"
+machine_facts > "$base.machine.json" || log "warning: could not record the machine in $base.machine.json"
 
 start=$(date +%s)
 printf '# hvbench profile %s, commit %s, %s\n' "$profile" \
@@ -130,5 +133,16 @@ fi
 # Which code and JVM made these numbers, first in the table.
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit (with local changes)"
-{ printf 'Profile `%s`, %s, commit %s, %s.\n\n' "$profile" "$("$JAVA" -version 2>&1 | head -n1)" "$commit" "$stamp"
-  "$JAVA" $ADD_OPENS -cp "$JAR" org.hvbench.report.Report table "$base.json"; } | tee "$base.md"
+# Neither the table nor the report may lose a run: the JSON is complete by now, and a failure here
+# only warns (rerun the command printed).
+if ! { printf 'Profile `%s`, %s, commit %s, %s.\n\n' "$profile" "$("$JAVA" -version 2>&1 | head -n1)" "$commit" "$stamp"
+       "$JAVA" $ADD_OPENS -cp "$JAR" org.hvbench.report.Report table "$base.json"; } | tee "$base.md"; then
+  log "warning: the table failed; the results are in $base.json"
+fi
+report=("$JAVA" -Djava.awt.headless=true $ADD_OPENS -cp "$JAR" org.hvbench.report.Report markdown
+        --out "$ROOT/results/REPORT.md" --charts "$ROOT/results/charts" "$ROOT/results")
+if "${report[@]}"; then
+  log "results/REPORT.md and results/charts/ drawn again"
+else
+  log "warning: results/REPORT.md was not drawn; the results are in $base.json. Again: ${report[*]}"
+fi

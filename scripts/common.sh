@@ -85,3 +85,25 @@ merge() {
     done
   done
 }
+
+# JSON string and number values for machine_facts: empty or not a number becomes null.
+json_str() { if [ -n "$1" ]; then printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"; else printf null; fi; }
+json_num() { if [[ "$1" =~ ^[0-9]+$ ]]; then printf '%s' "$1"; else printf null; fi; }
+
+# The machine the results come from, as JSON on standard output (no host name): the report reads
+# it beside the results, never the machine that draws the report. A fact this system does not
+# offer (no /proc) is null.
+machine_facts() {
+  local model="" logical="" cores="" mem="" os=""
+  if [ -r /proc/cpuinfo ]; then
+    model=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -n1)
+    # Physical cores: distinct (package, core) pairs; absent on some virtual machines and arches.
+    cores=$(awk -F': *' '/^physical id/ { p = $2 } /^core id/ { c[p "/" $2] = 1 } END { n = 0; for (k in c) n++; if (n) print n }' /proc/cpuinfo)
+  fi
+  logical=$(getconf _NPROCESSORS_ONLN 2>/dev/null || true)
+  [ -r /proc/meminfo ] && mem=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+  [ -r /etc/os-release ] && os=$(. /etc/os-release && printf '%s' "${PRETTY_NAME:-}")
+  printf '{\n  "cpuModel": %s,\n  "logicalCpus": %s,\n  "physicalCores": %s,\n  "memoryKiB": %s,\n  "kernel": %s,\n  "arch": %s,\n  "os": %s\n}\n' \
+    "$(json_str "$model")" "$(json_num "$logical")" "$(json_num "$cores")" "$(json_num "$mem")" \
+    "$(json_str "$(uname -sr 2>/dev/null || true)")" "$(json_str "$(uname -m 2>/dev/null || true)")" "$(json_str "$os")"
+}

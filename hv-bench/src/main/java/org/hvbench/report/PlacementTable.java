@@ -135,11 +135,13 @@ public final class PlacementTable {
         if (nat == null) {
             return new double[] {Double.NaN, Double.NaN};
         }
-        double a = ios(nat);
-        double b = ios(r);
+        return ratio(ios(nat), iosError(nat), ios(r), iosError(r));
+    }
+
+    /** {@code a / b} and its error: the relative errors of both added in quadrature. */
+    static double[] ratio(double a, double aError, double b, double bError) {
         double ratio = a / b;
-        double rel = Math.hypot(iosError(nat) / a, iosError(r) / b);
-        return new double[] {ratio, ratio * rel};
+        return new double[] {ratio, ratio * Math.hypot(aError / a, bError / b)};
     }
 
     /** The groups as Markdown tables. */
@@ -148,7 +150,7 @@ public final class PlacementTable {
         for (Group g : groups) {
             b.append(String.format(Locale.ROOT, "### %s %s, queue depth %d, TLB %s, cost profile %s, grant mode %s, IOMMU %s%s%n%n",
                 g.operation(), size(g.size()), g.depth(), "true".equals(g.tlbTagged()) ? "tagged" : "untagged", g.costProfile(),
-                g.grantMode(), "on".equals(g.iommu()) ? "on (" + g.iommuInvalidation() + ")" : g.iommu(),
+                g.grantMode(), iommu(g),
                 g.executor().startsWith("threaded") ? ", " + g.executor().replace("threaded", "threaded executor (idle " + g.idle() + ")")
                     : g.executor().replace("inline", "")));
             b.append("| placement | crossings per I/O | paper, per I/O | notifications per I/O | I/O per s ± 99.9%"
@@ -177,6 +179,18 @@ public final class PlacementTable {
             b.append("(no ArchitectureBench results)\n");
         }
         return b.toString();
+    }
+
+    /**
+     * "on (strict)"; "off" or "exclusion" alone, unless the run also set a non-default invalidation,
+     * which only an IOMMU that is on uses: then the heading says so, or two runs that differ only
+     * there would look like one setting twice.
+     */
+    static String iommu(Group g) {
+        if ("on".equals(g.iommu())) {
+            return "on (" + g.iommuInvalidation() + ")";
+        }
+        return "strict".equals(g.iommuInvalidation()) ? g.iommu() : g.iommu() + " (invalidation " + g.iommuInvalidation() + ", unused)";
     }
 
     static String size(int bytes) {

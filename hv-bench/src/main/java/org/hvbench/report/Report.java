@@ -5,6 +5,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -13,6 +14,9 @@ import java.util.List;
  * <pre>
  * table FILE.json...   the placement table of ArchitectureBench results, then a table per other
  *                      benchmark (Markdown on standard output)
+ * markdown --out REPORT.md [--charts DIR] RESULTS_DIR_OR_FILE.json...
+ *                      results/REPORT.md: per JVM folder, the newest file of each profile, with
+ *                      charts (see {@link MarkdownReport})
  * </pre>
  *
  * Exit status: 0, 1 when a file cannot be read, 2 for bad usage.
@@ -26,8 +30,12 @@ public final class Report {
     }
 
     static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length > 0 && args[0].equals("markdown")) {
+            return MarkdownReport.run(Arrays.copyOfRange(args, 1, args.length), out, err);
+        }
         if (args.length < 2 || !args[0].equals("table")) {
             err.println("usage: Report table FILE.json...");
+            err.println("       Report markdown --out REPORT.md [--charts DIR] RESULTS_DIR_OR_FILE.json...");
             return 2;
         }
         List<JmhResult> results = new ArrayList<>();
