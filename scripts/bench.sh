@@ -6,8 +6,8 @@
 # Profiles (time on 2 cores):
 #   quick  about two minutes: every placement; 4 KiB read; depth 1; persistent grants; the raw copy;
 #          1 fork, 3 x 1 s warm-up, 5 x 1 s measurement. A first look, not for quoting.
-#   paper  about 15 min (the default): every placement at 4 KiB read, depth 1 and 32, untagged TLB,
-#          persistent grants, IOMMU on (strict), with the raw copy; 2 forks, 3 x 2 s warm-up,
+#   paper  about 10 min (the default): every placement at 4 KiB read, depth 1 and 32, untagged TLB,
+#          persistent grants, IOMMU on (strict), with the raw copy; 2 forks, 3 x 1 s warm-up,
 #          5 x 2 s measurement; -prof gc.
 #   split  about 25 min: io-partition and dom0-emulator in every grant mode (map, copy, persistent)
 #          at 4 KiB read, depth 1 and 32, with native and the raw copy beside them; GrantBench;
@@ -50,7 +50,7 @@ case "$profile" in
     select_1=("ArchitectureBench|RawCopyBench" -p operation=read -p size=4096 -p depth=1 -p tlbTagged=false
               -p costProfile=current-x86 -p grantMode=persistent -p iommu=on -p iommuInvalidation=strict) ;;
   paper)
-    opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
+    opts=(-f 2 -wi 3 -w 1s -i 5 -r 2s -prof gc)
     select_1=("ArchitectureBench|RawCopyBench" -p operation=read -p size=4096 -p depth=1,32 -p tlbTagged=false
               -p costProfile=current-x86 -p grantMode=persistent -p iommu=on -p iommuInvalidation=strict) ;;
   split)
