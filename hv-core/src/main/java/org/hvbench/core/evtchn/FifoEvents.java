@@ -81,7 +81,10 @@ public final class FifoEvents {
             frames.free(array, FrameAllocator.OWNER_HYPERVISOR);
             return r;
         }
-        queues[caller.id()] = new FifoQueues(memory, controlMa, arrayMa, FifoLayout.PORTS_PER_PAGE);
+        FifoQueues q = new FifoQueues(memory, controlMa, arrayMa, FifoLayout.PORTS_PER_PAGE);
+        queues[caller.id()] = q;
+        // The hypervisor drains the inbox on the domain's own CPU before each upcall there.
+        caller.setPendingEvents(q::drain);
         return 0;
     }
 
@@ -97,7 +100,7 @@ public final class FifoEvents {
 
     /**
      * Sets {@code port} pending in {@code target}'s event array and notifies its vCPU when the port
-     * started a queue on an empty READY word.
+     * was the first in the inbox: the vCPU's CPU links it ({@link FifoQueues#drain}) before the upcall.
      *
      * @return as {@link FifoQueues#setPending}; {@code -ENOENT} when {@code target} has no FIFO control
      */
@@ -113,7 +116,7 @@ public final class FifoEvents {
         return r;
     }
 
-    /** {@code EVTCHN_UNMASK} for a FIFO domain: clears the mask and links a waiting event. */
+    /** {@code EVTCHN_UNMASK} for a FIFO domain: clears the mask and queues a waiting event. */
     public long unmask(Cpu cpu, Domain caller, long port) {
         FifoQueues q = queues[caller.id()];
         if (q == null) {

@@ -51,6 +51,7 @@ public final class Domain {
     private VirtualInterruptHandler virqHandler;
     private MmioHandler mmioHandler;
     private ChannelHandler channelHandler;
+    private PendingEvents pendingEvents;
     /** Set by any CPU (volatile), taken by the domain's own vCPU (exchange). */
     @SuppressWarnings("unused") // accessed through VIRQ_PENDING
     private volatile int virqPending;
@@ -159,6 +160,22 @@ public final class Domain {
 
     ChannelHandler channelHandler() {
         return channelHandler;
+    }
+
+    /**
+     * What the hypervisor does on this domain's own CPU before each upcall and each notification there
+     * (set-up, when the domain switches to FIFO events).
+     */
+    public void setPendingEvents(PendingEvents events) {
+        this.pendingEvents = events;
+    }
+
+    /** Does the work senders left for this domain's vCPU; the caller runs on that vCPU's CPU. */
+    void drainPendingEvents() {
+        PendingEvents e = pendingEvents;
+        if (e != null) {
+            e.drain();
+        }
     }
 
     /** A virtual interrupt waits for the next entry into this domain. */

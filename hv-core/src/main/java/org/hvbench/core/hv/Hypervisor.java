@@ -430,6 +430,8 @@ public final class Hypervisor {
     private void resumeGuest(Cpu cpu, Domain d, String what) {
         if (!d.inHypervisor() && d.virqHandler() != null && d.takeVirqPending()) {
             d.setInHypervisor(true);
+            // After the take: a sender leaves its events before it marks the interrupt.
+            d.drainPendingEvents();
             cpu.switchTo(Crossing.VIRQ, d.kernel(), "the hypervisor resumes the guest kernel with a virtual interrupt");
             d.virqHandler().onVirq(cpu);
             d.setInHypervisor(false);
@@ -443,7 +445,8 @@ public final class Hypervisor {
      * runs at once: {@link Crossing#VIRQ} into its kernel, its handler, and, when the handler ends in
      * the kernel (it blocks), an idle switch back to the hypervisor. A domain that is itself suspended
      * in the hypervisor (mid-hypercall, or running a handler already) gets the interrupt on its next
-     * entry instead ({@link #resumeGuest}).
+     * entry instead ({@link #resumeGuest}). On the domain's own CPU the hypervisor first does what
+     * senders left for it ({@link PendingEvents}, the FIFO links), so only that CPU's thread does it.
      */
     public void notify(Cpu cpu, Domain target, String what) {
         VirtualInterruptHandler handler = target.virqHandler();
@@ -462,12 +465,17 @@ public final class Hypervisor {
             }
             return;
         }
+        // On the domain's own CPU: what senders left for it is done here, after any take of the
+        // mark, never before (a sender leaves its events before it marks the interrupt).
         if (target.inHypervisor()) {
+            // A kernel in its upcall (a handler's own send) sees the events before it leaves.
+            target.drainPendingEvents();
             target.markVirqPending();
             return;
         }
         boolean was = target.setInHypervisor(true);
         target.takeVirqPending();
+        target.drainPendingEvents();
         cpu.switchTo(Crossing.VIRQ, target.kernel(), what);
         handler.onVirq(cpu);
         target.setInHypervisor(was);

@@ -151,8 +151,52 @@ class FifoEventsTest {
         assertEquals(FifoQueues.NOTIFY, q.unmask(low[1]));
         assertEquals(0, q.unmask(high[1]));
         receiver.setVirqHandler(receiverEvents);
+        assertEquals(FifoQueues.NOTIFY, q.drain(), "the hypervisor's links, on the receiver's CPU");
         assertEquals(2, receiverEvents.consume(cpu));
         assertEquals(List.of(high[1], low[1]), ran);
+    }
+
+    /**
+     * A receiver on a CPU of its own, driven by another thread: a send from this CPU only claims the
+     * port and leaves it in the inbox; the receiver's CPU links it when it takes the IPI, before the
+     * upcall, on its own thread.
+     */
+    @Test
+    void aSendFromAnotherCpuIsLinkedOnTheReceiversOwnCpu() throws InterruptedException {
+        Domain remote = hv.createDomain("remote", "r", 1L << 20, false);
+        Cpu home = machine.newCpu("cpu1");
+        hv.runOn(remote, home);
+        home.start(remote.kernel());
+        assertEquals(0, hv.hypercall(home, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_INIT_CONTROL, remote.windowStart(), 0, 0));
+        FifoDispatcher remoteEvents = FifoDispatcher.forDomain(hv, remote, home.view(remote.space()), remote.windowStart(), 64);
+        remote.setVirqHandler(remoteEvents);
+        int[] ports = connect(sender, remote);
+        List<Thread> ranOn = new ArrayList<>();
+        remoteEvents.bind(ports[1], (c, port) -> ranOn.add(Thread.currentThread()));
+        Throwable[] failure = new Throwable[1];
+        Thread homeThread = new Thread(() -> {
+            try {
+                home.deliverInterrupts();
+            } catch (Throwable t) {
+                failure[0] = t;
+            }
+        }, "cpu1");
+        home.setOwner(homeThread);
+
+        assertEquals(0, as(sender, Hypercall.EVTCHN_SEND, ports[0], 0));
+        FifoQueues q = fifo.queues(remote);
+        assertEquals(1, q.notifies(), "the port was the first in the inbox: an IPI to cpu1");
+        assertEquals(0, q.linked(), "this CPU did not link");
+        assertEquals(FifoLayout.PENDING | FifoLayout.LINKED | FifoLayout.BUSY, q.word(ports[1]));
+        assertTrue(home.hasWork());
+        assertTrue(ranOn.isEmpty());
+
+        homeThread.start();
+        homeThread.join(20_000);
+        assertTrue(!homeThread.isAlive() && failure[0] == null, "cpu1 failed or did not finish: " + failure[0]);
+        assertEquals(List.of(homeThread), ranOn, "linked and run on the receiver's CPU");
+        assertEquals(1, q.linked());
+        assertEquals(0, q.word(ports[1]));
     }
 
     /** A hostile FIFO domain scribbles over its own words; others' words and deliveries are unaffected. */
