@@ -13,6 +13,8 @@ import java.util.List;
  * <pre>
  * table FILE.json...   the placement table of ArchitectureBench results, then a table per other
  *                      benchmark (Markdown on standard output)
+ * compare [--out FILE.md] [--chart FILE.png] [--title TEXT] A.json B.json...
+ *                      one file per JVM: the same benchmarks side by side ({@link JvmComparison})
  * </pre>
  *
  * Exit status: 0, 1 when a file cannot be read, 2 for bad usage.
@@ -26,8 +28,11 @@ public final class Report {
     }
 
     static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length > 0 && args[0].equals("compare")) {
+            return JvmComparison.command(java.util.Arrays.copyOfRange(args, 1, args.length), out, err);
+        }
         if (args.length < 2 || !args[0].equals("table")) {
-            err.println("usage: Report table FILE.json...");
+            err.println("usage: Report table FILE.json...\n       " + JvmComparison.USAGE.substring("usage: ".length()));
             return 2;
         }
         List<JmhResult> results = new ArrayList<>();
