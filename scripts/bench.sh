@@ -28,7 +28,8 @@
 # Output: results/<jvm-id>/<profile>-<timestamp>.json (JMH), .log (all JMH printed), .md (the table),
 # .machine.json (CPU model, cores, memory, kernel: no host name); then results/REPORT.md and
 # results/charts/ are drawn again from the newest run of each profile of each JVM.
-# The JVM is $JAVA_HOME/bin/java when JAVA_HOME is set, else java on the PATH.
+# The JVM is $JAVA_HOME/bin/java when JAVA_HOME is set, else java on the PATH. With -jvm PATH the
+# benchmarks (JMH's forks) run on PATH instead, and the results are filed under that JVM's id.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -83,24 +84,35 @@ case "$profile" in
     sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
     exit 0 ;;
   *)
-    die "unknown profile '$profile'; use quick, paper, split, iommu, threaded or full (scripts/bench.sh --help)" ;;
+    die "unknown profile '$profile'; use ${PROFILES[*]} (scripts/bench.sh --help)" ;;
 esac
 
 jmh_user_keys "$@"
+args=("$@")
+
+# The JVM that runs the benchmarks: JMH's forks run on -jvm's java when it is given, the harness on $JAVA.
+fork_java=$JAVA
+for ((i = 0; i < ${#args[@]}; i++)); do
+  if [ "${args[i]}" = -jvm ]; then
+    fork_java=${args[i+1]:-}
+    [ -f "$fork_java" ] && [ -x "$fork_java" ] || die "-jvm '$fork_java': not an executable java; give the path of a bin/java"
+  fi
+done
+fork_version=$("$fork_java" -version 2>&1 | head -n1)
 
 ensure_jar
-id=$(jvm_id)
+id=$(jvm_id "$fork_java")
 out="$ROOT/results/$id"
 mkdir -p "$out"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 base="$out/$profile-$stamp"
-log "profile $profile on $("$JAVA" -version 2>&1 | head -n1) ($id), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+log "profile $profile on $fork_version ($id), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 log "writing $base.{json,log,md,machine.json}"
 machine_facts > "$base.machine.json" || log "warning: could not record the machine in $base.machine.json"
 
 start=$(date +%s)
 printf '# hvbench profile %s, commit %s, %s\n' "$profile" \
-  "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$("$JAVA" -version 2>&1 | head -n1)" > "$base.log"
+  "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$fork_version" > "$base.log"
 parts=()
 for ((run = 1; run <= runs; run++)); do
   merge "select_$run" opts
@@ -135,7 +147,7 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit (with local changes)"
 # Neither the table nor the report may lose a run: the JSON is complete by now, and a failure here
 # only warns (rerun the command printed).
-if ! { printf 'Profile `%s`, %s, commit %s, %s.\n\n' "$profile" "$("$JAVA" -version 2>&1 | head -n1)" "$commit" "$stamp"
+if ! { printf 'Profile `%s`, %s, commit %s, %s.\n\n' "$profile" "$fork_version" "$commit" "$stamp"
        "$JAVA" $ADD_OPENS -cp "$JAR" org.hvbench.report.Report table "$base.json"; } | tee "$base.md"; then
   log "warning: the table failed; the results are in $base.json"
 fi

@@ -13,6 +13,9 @@ else
   JAVA=java
 fi
 
+# scripts/bench.sh's profiles (its case statement defines them).
+PROFILES=(quick paper split iommu threaded full)
+
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 2; }
 

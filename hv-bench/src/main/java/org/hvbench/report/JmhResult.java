@@ -14,10 +14,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 /**
  * One entry of a JMH JSON result file: which benchmark with which parameters, its score with the
  * 99.9% confidence half-width JMH computes ({@code NaN} when it could not), and its secondary results.
+ * {@code jvm} is the java that ran the forks (JMH's {@code -jvm}); the versions are that JVM's.
  */
 public record JmhResult(String benchmark, String mode, Map<String, String> params, Metric primary,
                         Map<String, Metric> secondary, String jdkVersion, String vmName, String vmVersion,
-                        int forks, int iterations, String source) {
+                        int forks, int iterations, String source, String jvm) {
 
     /** A score, its error (99.9% half-width, {@code NaN} when unknown) and unit. */
     public record Metric(double score, double error, String unit) {
@@ -85,7 +86,7 @@ public record JmhResult(String benchmark, String mode, Map<String, String> param
             out.add(new JmhResult(n.path("benchmark").asText(), n.path("mode").asText(), params,
                 Metric.of(n.path("primaryMetric")), secondary, n.path("jdkVersion").asText(""), n.path("vmName").asText(""),
                 n.path("vmVersion").asText(""), n.path("forks").asInt(0), n.path("measurementIterations").asInt(0),
-                file.getFileName().toString()));
+                file.getFileName().toString(), n.path("jvm").asText("")));
         }
         return out;
     }

@@ -17,6 +17,8 @@ import java.util.List;
  * markdown --out REPORT.md [--charts DIR] RESULTS_DIR_OR_FILE.json...
  *                      results/REPORT.md: per JVM folder, the newest file of each profile, with
  *                      charts (see {@link MarkdownReport})
+ * compare [--out FILE.md] [--chart FILE.png] [--title TEXT] A.json B.json...
+ *                      one file per JVM: the same benchmarks side by side ({@link JvmComparison})
  * </pre>
  *
  * Exit status: 0, 1 when a file cannot be read, 2 for bad usage.
@@ -33,9 +35,13 @@ public final class Report {
         if (args.length > 0 && args[0].equals("markdown")) {
             return MarkdownReport.run(Arrays.copyOfRange(args, 1, args.length), out, err);
         }
+        if (args.length > 0 && args[0].equals("compare")) {
+            return JvmComparison.command(Arrays.copyOfRange(args, 1, args.length), out, err);
+        }
         if (args.length < 2 || !args[0].equals("table")) {
             err.println("usage: Report table FILE.json...");
             err.println("       Report markdown --out REPORT.md [--charts DIR] RESULTS_DIR_OR_FILE.json...");
+            err.println("       " + JvmComparison.USAGE.substring("usage: ".length()));
             return 2;
         }
         List<JmhResult> results = new ArrayList<>();
