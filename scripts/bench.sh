@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: run a benchmark profile, keep the JMH JSON, print the placement table.
 #
-#   scripts/bench.sh [quick|paper|split|iommu|threaded|full] [JMH options...]
+#   scripts/bench.sh [quick|paper|split|iommu|threaded|ring|full] [JMH options...]
 #
 # Profiles (time on 2 cores):
 #   quick  about two minutes: every placement; 4 KiB read; depth 1; persistent grants; the raw copy;
@@ -20,6 +20,11 @@
 #          32, under the inline executor and under the threaded one with each idle strategy (spin,
 #          backoff, park); 2 forks, 2 x 1 s warm-up, 3 x 1 s measurement; -prof gc. The table ends
 #          with threaded against inline.
+#   ring   about 10 min: the shared ring against JCTools' SpscArrayQueue and Agrona's
+#          OneToOneRingBuffer (RingBench: 64- and 112-byte messages, batch 1 and 16, the ring's
+#          publish check and release), and event delivery two-level, FIFO, posted on one thread and
+#          across two (EventChannelBench deliver, crossThread); 2 forks, 3 x 1 s warm-up,
+#          5 x 2 s measurement; -prof gc. Producer/consumer pairs take both cores: run it alone.
 #   full   several hours: every benchmark with every parameter value as annotated, plus the grant
 #          modes map, copy and persistent for the split placements; 2 forks; -prof gc.
 # Further arguments go to JMH after the profile's, so they win: e.g. -f 3, -p depth=32, -jvm PATH.
@@ -77,6 +82,9 @@ case "$profile" in
     select_2=("ArchitectureBench.io" -p executor=threaded -p idle=spin,backoff,park -p operation=read -p size=4096
               -p depth=1,32 -p tlbTagged=false -p costProfile=current-x86 -p grantMode=persistent -p iommu=on
               -p iommuInvalidation=strict) ;;
+  ring)
+    opts=(-f 2 -wi 3 -w 1s -i 5 -r 2s -prof gc)
+    select_1=("RingBench|EventChannelBench.(deliver|crossThread)") ;;
   full)
     opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
     select_1=(".*" -p grantMode=map,copy,persistent) ;;
