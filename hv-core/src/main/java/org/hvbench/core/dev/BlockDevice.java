@@ -348,6 +348,11 @@ public final class BlockDevice implements Agent {
     private int serveQueue() {
         QueueConsumer sq = submissions;
         if (sq == null || failed) {
+            // A device without queues, or stopped by a bad queue, drops its doorbell as hardware
+            // does: left set, hasWork would stay true and a guest could keep the device's thread
+            // spinning for good.
+            DOORBELL.setRelease(this, 0);
+            moreWork = false;
             return 0;
         }
         if ((int) DOORBELL.getAndSet(this, 0) == 0 && !moreWork) {

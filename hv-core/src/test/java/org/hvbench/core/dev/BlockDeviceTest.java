@@ -2,6 +2,7 @@ package org.hvbench.core.dev;
 
 import org.hvbench.core.iommu.IdentityDma;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.hvbench.core.Errno;
@@ -108,5 +109,21 @@ class BlockDeviceTest {
         assertTrue(device.failed());
         device.mmioWrite(BlockDevice.REG_CONTROL, 0);
         assertTrue(!device.failed());
+    }
+    /** A guest that keeps ringing a stopped device must not keep the device's thread busy. */
+    @Test
+    void aStoppedOrDisabledDeviceDropsItsDoorbell() {
+        device.mmioWrite(BlockDevice.REG_DOORBELL, 0);
+        assertTrue(device.hasWork(), "a doorbell is work until the device looks");
+        assertEquals(0, device.doWork(), "disabled: nothing served");
+        assertFalse(device.hasWork(), "a disabled device dropped the doorbell");
+        enable();
+        memory.putIntRelease(sq + MemoryQueue.PRODUCER_OFFSET, 100);
+        device.mmioWrite(BlockDevice.REG_DOORBELL, 0);
+        assertEquals(0, device.doWork());
+        assertTrue(device.failed());
+        device.mmioWrite(BlockDevice.REG_DOORBELL, 0);
+        assertEquals(0, device.doWork(), "failed: nothing served");
+        assertFalse(device.hasWork(), "a failed device dropped the doorbell");
     }
 }
