@@ -114,13 +114,13 @@ out="$ROOT/results/$id"
 mkdir -p "$out"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 base="$out/$profile-$stamp"
-log "profile $profile on $fork_version ($id), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+log "profile $profile on $fork_version ($id), commit $(source_commit)"
 log "writing $base.{json,log,md,machine.json}"
 machine_facts > "$base.machine.json" || log "warning: could not record the machine in $base.machine.json"
 
 start=$(date +%s)
 printf '# hvbench profile %s, commit %s, %s\n' "$profile" \
-  "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$fork_version" > "$base.log"
+  "$(source_commit)" "$fork_version" > "$base.log"
 parts=()
 for ((run = 1; run <= runs; run++)); do
   merge "select_$run" opts
@@ -151,8 +151,7 @@ if [ "$runs" -gt 1 ]; then
 fi
 
 # Which code and JVM made these numbers, first in the table.
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit (with local changes)"
+commit=$(source_commit)
 # Neither the table nor the report may lose a run: the JSON is complete by now, and a failure here
 # only warns (rerun the command printed).
 if ! { printf 'Profile `%s`, %s, commit %s, %s.\n\n' "$profile" "$fork_version" "$commit" "$stamp"

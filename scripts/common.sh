@@ -110,3 +110,13 @@ machine_facts() {
     "$(json_str "$model")" "$(json_num "$logical")" "$(json_num "$cores")" "$(json_num "$mem")" \
     "$(json_str "$(uname -sr 2>/dev/null || true)")" "$(json_str "$(uname -m 2>/dev/null || true)")" "$(json_str "$os")"
 }
+
+# The commit the sources are at, with "(with local changes)" when a tracked file outside results/
+# differs from it: the report that bench.sh redraws after every run does not count.
+source_commit() {
+  local c
+  c=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no -- . ':(exclude)results' 2>/dev/null)" ] \
+    && c="$c (with local changes)"
+  printf '%s' "$c"
+}

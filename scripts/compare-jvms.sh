@@ -120,8 +120,7 @@ for ((i = 0; i < n; i++)); do
   jsons+=("results/$id/$json")
 done
 
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit (with local changes)"
+commit=$(source_commit)
 # The first line of the title also heads the chart.
 title="profile $profile, commit $commit"$'\n\n'"Compared $(date -u +%Y-%m-%dT%H:%MZ)"
 [ ${#jmh[@]} -gt 0 ] && title="$title; JMH options after the profile's: \`${jmh[*]}\`"

@@ -141,8 +141,7 @@ for key in $user_keys; do
 done
 
 jvm="$("$JAVA" -version 2>&1 | head -n1) ($(jvm_id))"
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit (with local changes)"
+commit=$(source_commit)
 written=()
 while IFS=$'\t' read -r bench params score files; do
   short=${bench#org.hvbench.bench.}
