@@ -232,7 +232,7 @@ public class RingBench {
         @Setup(Level.Trial)
         public void open() {
             check();
-            if (!publish.equals("check") && !publish.equals("release")) {
+            if (!"check".equals(publish) && !"release".equals(publish)) {
                 throw new IllegalArgumentException("publish: '" + publish + "' is not allowed; use check or release");
             }
             checkNotify = publish.equals("check");

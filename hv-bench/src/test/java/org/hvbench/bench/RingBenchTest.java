@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Runs RingBench's own producer and consumer code on two threads, as the JMH groups do, and proves
@@ -31,7 +32,8 @@ class RingBenchTest {
 
     static List<Arguments> cases() {
         List<Arguments> cases = new ArrayList<>();
-        for (String transport : new String[] {"sharedRing", "spscArrayQueue", "oneToOneRingBuffer"}) {
+        for (String transport : new String[] {"sharedRing/check", "sharedRing/release", "spscArrayQueue",
+                "oneToOneRingBuffer"}) {
             for (int message : new int[] {64, 112}) {
                 for (int batch : new int[] {1, 16}) {
                     cases.add(Arguments.of(transport, message, batch));
@@ -54,11 +56,18 @@ class RingBenchTest {
         return state;
     }
 
+    private static RingBench.RingPage ring(String publish, int message, int batch) {
+        RingBench.RingPage page = shape(new RingBench.RingPage(), message, batch);
+        page.publish = publish;
+        return page;
+    }
+
     private static Transport open(String name, int message, int batch) {
         Transport t = new Transport();
         switch (name) {
-            case "sharedRing": {
-                RingBench.RingPage page = shape(new RingBench.RingPage(), message, batch);
+            case "sharedRing/check":
+            case "sharedRing/release": {
+                RingBench.RingPage page = ring(name.substring(name.indexOf('/') + 1), message, batch);
                 page.open();
                 t.close = page::close;
                 t.producer = () -> {
@@ -213,15 +222,23 @@ class RingBenchTest {
 
     @Test
     void aBatchLargerThanTheRingIsRefusedByName() {
-        RingBench.RingPage page = shape(new RingBench.RingPage(), 112, 33);
+        RingBench.RingPage page = ring("check", 112, 33);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, page::open);
         assertTrue(e.getMessage().startsWith("batch: 33"), e.getMessage());
     }
 
-    /** Without responses the front end fills the ring once and then can place nothing. */
     @Test
-    void theFrontEndRegainsSlotsOnlyFromResponses() {
-        RingBench.RingPage page = shape(new RingBench.RingPage(), 112, 16);
+    void anUnknownPublishModeIsRefusedByName() {
+        RingBench.RingPage page = ring("relaxed", 64, 1);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, page::open);
+        assertTrue(e.getMessage().startsWith("publish: 'relaxed'"), e.getMessage());
+    }
+
+    /** Without responses the front end fills the ring once and then can place nothing. */
+    @ParameterizedTest(name = "publish={0}")
+    @ValueSource(strings = {"check", "release"})
+    void theFrontEndRegainsSlotsOnlyFromResponses(String publish) {
+        RingBench.RingPage page = ring(publish, 112, 16);
         page.open();
         try {
             RingBench.RingProducer front = new RingBench.RingProducer();
