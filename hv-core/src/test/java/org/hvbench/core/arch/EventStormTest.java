@@ -50,7 +50,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  *
  * <p>Proved, as counts: the storm keeps running (round trips grow, the bound is hit); no upcall
  * handles more storm events than the bound; between two turns of the guest's application the storm
- * gets at most one upcall's worth; the application's block I/O keeps completing during the storm
+ * gets at most two upcalls' worth (the re-delivery, and with FIFO events the upcall that the
+ * well-behaved partition's event brings in the same round); the application's block I/O keeps
+ * completing during the storm
  * (inline: in every window of {@value #WINDOW} scheduling rounds, over {@value #ROUNDS} rounds;
  * threaded: {@value #ROUNDS} completions, each wait bounded by the executor's stall timeout); and
  * when the storm ends nothing was lost: every I/O answered exactly once, no event left pending.
@@ -162,8 +164,8 @@ class EventStormTest {
                 assertTrue(stormRoundTrips > 10L * bound, "the storm ran: " + stormRoundTrips + " round trips");
                 assertTrue(deferred > 0, "the upcall hit its bound");
                 assertTrue(mostPerUpcall <= bound, "storm events in one upcall: " + mostPerUpcall + ", bound " + bound);
-                assertTrue(mostBetweenAppTurns <= bound,
-                    "storm events between two turns of the app: " + mostBetweenAppTurns + ", bound " + bound);
+                assertTrue(mostBetweenAppTurns <= 2L * bound,
+                    "storm events between two turns of the app: " + mostBetweenAppTurns + ", bound per upcall " + bound);
                 assertTrue(completedInStorm >= ROUNDS / WINDOW, "block I/Os completed during the storm: " + completedInStorm);
                 ids.assertAllAnsweredOnce(guest);
             }
