@@ -20,7 +20,7 @@ import org.hvbench.core.guest.App;
 abstract class BasePlacement implements IoPath {
     /** Interrupt vector of the block device (the first one x86 leaves to devices). */
     static final int BLOCK_VECTOR = 32;
-    /** The bound on events a FIFO upcall takes, as the two-level upcall's rounds bound it. */
+    /** The bound on events a FIFO upcall takes, as the two-level upcall's rounds bound it (XSA-391). */
     static final int FIFO_EVENTS_PER_UPCALL = 1024;
 
     private final Placement placement;
@@ -100,6 +100,11 @@ abstract class BasePlacement implements IoPath {
             return new DomainMemory(partition, machine.memory());
         }
         return new DomainMemory(partition, machine.memory(), hypervisor);
+    }
+
+    /** The FIFO event layout's hypervisor side, or {@code null} with two-level events. */
+    FifoEvents fifoEvents() {
+        return fifoEvents;
     }
 
     @Override

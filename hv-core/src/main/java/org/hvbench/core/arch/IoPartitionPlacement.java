@@ -33,22 +33,34 @@ import org.hvbench.core.hv.Hypervisor;
  * COPY one copy hypercall round trip.
  */
 final class IoPartitionPlacement extends BasePlacement {
-    /** Rounds of the event upcall: the bound on events a kernel takes per upcall. */
+    /**
+     * Rounds of the event upcall: the bound on events a kernel takes per upcall, so that a peer that
+     * sends without pause cannot keep it there (XSA-391; EventStormTest).
+     */
     static final int EVENT_ROUNDS = 16;
 
     private final Hypervisor hypervisor;
+    private final GrantOps grantOps;
     private final Domain partition;
     private final Domain guest;
     private final EventChannels channels;
     private final BlockBack back;
     private final BlockFront front;
+    private final EventPorts guestEvents;
     private final Store store;
+    private final MachineConfig config;
+    private final GrantMode mode;
+    private final CpuLayout layout;
+    private final Cpu pcpu;
 
     IoPartitionPlacement(MachineConfig config, int depth, GrantMode mode, CpuLayout layout) {
         super(Placement.IO_PARTITION, new Machine(config));
         hypervisor = new Hypervisor(machine);
         hypervisor.attach(cpu);
-        new GrantOps(hypervisor);
+        grantOps = new GrantOps(hypervisor);
+        this.config = config;
+        this.mode = mode;
+        this.layout = layout;
         channels = new EventChannels(hypervisor);
         store = new Store();
         partition = hypervisor.createDomain("partition", "partition", 16L << 20, true);
@@ -56,7 +68,7 @@ final class IoPartitionPlacement extends BasePlacement {
 
         // The partition's kernel, on its own CPU or the guest's: its driver of the device, the back end,
         // and the device's interrupt as an event.
-        Cpu pcpu = partitionCpu(hypervisor, partition, guest, layout);
+        pcpu = partitionCpu(hypervisor, partition, guest, layout);
         pcpu.start(partition.kernel());
         DomainMemory partitionMemory = partitionMemory(hypervisor, partition, config);
         EventPorts partitionEvents = kernelEvents(hypervisor, channels, partition, pcpu, partitionMemory, config);
@@ -68,24 +80,71 @@ final class IoPartitionPlacement extends BasePlacement {
         machine.device().connectInterrupt(IrqLine.of(pcpu.interrupts(), BLOCK_VECTOR));
         partitionEvents.bind(irqPort, (c, port) -> driver.onInterrupt(c));
 
-        // The guest's kernel: grant table, event upcall, the front end.
-        cpu.start(guest.kernel());
-        DomainMemory guestMemory = new DomainMemory(guest, machine.memory());
-        EventPorts guestEvents = kernelEvents(hypervisor, channels, guest, cpu, guestMemory, config);
-        GrantTable grants = new GrantTable(machine.memory(), cpu.view(guest.space()), guestMemory.allocate(4), 4);
+        Guest g = bootGuest(guest, depth, 0, machine.backing().sectors(), null);
+        front = g.front;
+        guestEvents = g.events;
+        booted(g.app);
+    }
+
+    /**
+     * The guest's kernel (grant table, event upcall, the front end) and its app; the back end
+     * connects from what the front end wrote and serves sectors {@code [first, first + sectors)}.
+     */
+    private Guest bootGuest(Domain d, int depth, long first, long sectors, App.CompletionListener listener) {
+        cpu.start(d.kernel());
+        DomainMemory memory = new DomainMemory(d, machine.memory());
+        EventPorts events = kernelEvents(hypervisor, channels, d, cpu, memory, config);
+        GrantTable grants = new GrantTable(machine.memory(), cpu.view(d.space()), memory.allocate(4), 4);
         long r = hypervisor.hypercall(cpu, Hypercall.GRANT_TABLE_OP, Hypercall.GNTTAB_SETUP, grants.tableGpa(), 4, 0);
         if (r < 0) {
-            throw new IllegalStateException("the guest cannot set up its grant table: " + Errno.name(r));
+            throw new IllegalStateException(d + " cannot set up its grant table: " + Errno.name(r));
         }
-        Kernel kernel = new Kernel(guestMemory, guest.kernel(), guest.app(), depth);
-        front = new BlockFront(cpu, hypervisor, guestMemory, grants, guestEvents, store, partition.id(), mode, kernel);
-        kernel.attachDriver(front);
+        Kernel kernel = new Kernel(memory, d.kernel(), d.app(), depth);
+        BlockFront f = new BlockFront(cpu, hypervisor, memory, grants, events, store, partition.id(), mode, kernel);
+        kernel.attachDriver(f);
 
-        // The back end connects from what the front end wrote.
         pcpu.start(partition.kernel());
-        back.connect(pcpu, guest, 0, machine.backing().sectors());
-        cpu.start(guest.kernel());
-        booted(new App(cpu, kernel, guestMemory));
+        back.connect(pcpu, d, first, sectors);
+        cpu.start(d.kernel());
+        return new Guest(d, kernel, new App(cpu, kernel, memory, listener), f, grants, events);
+    }
+
+    /**
+     * Boots one more guest on the same back end (set-up, before an executor runs): its virtual disk
+     * is sectors {@code [first, first + sectors)} of the real one, its app keeps up to {@code depth}
+     * I/Os in flight (a power of two) and hands every completion to {@code listener}. It runs on the
+     * app's CPU; the app of {@link #app()} keeps the CPU afterwards, and nothing done here counts.
+     */
+    Guest addGuest(String name, int depth, long first, long sectors, App.CompletionListener listener) {
+        Domain d = hypervisor.createDomain(name, "guest", HypervisorPlacement.guestBytes(depth), false);
+        if (layout == CpuLayout.CPU_PER_DOMAIN) {
+            hypervisor.runOn(d, cpu);
+        }
+        Guest g = bootGuest(d, depth, first, sectors, listener);
+        cpu.start(app().kernel().appContext());
+        for (Cpu c : cpus()) {
+            c.trace().reset();
+        }
+        return g;
+    }
+
+    /** A guest of this placement, as {@link #addGuest} booted it. */
+    static final class Guest {
+        final Domain domain;
+        final Kernel kernel;
+        final App app;
+        final BlockFront front;
+        final GrantTable grants;
+        final EventPorts events;
+
+        Guest(Domain domain, Kernel kernel, App app, BlockFront front, GrantTable grants, EventPorts events) {
+            this.domain = domain;
+            this.kernel = kernel;
+            this.app = app;
+            this.front = front;
+            this.grants = grants;
+            this.events = events;
+        }
     }
 
     @Override
@@ -115,6 +174,15 @@ final class IoPartitionPlacement extends BasePlacement {
 
     EventChannels channels() {
         return channels;
+    }
+
+    GrantOps grantOps() {
+        return grantOps;
+    }
+
+    /** The first guest's event ports. */
+    EventPorts guestEvents() {
+        return guestEvents;
     }
 
     /** The toolstack's store, where further front ends announce themselves. */

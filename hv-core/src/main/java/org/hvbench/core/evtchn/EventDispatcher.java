@@ -70,10 +70,15 @@ public final class EventDispatcher implements VirtualInterruptHandler, EventPort
                 return;
             }
             if (round == maxRounds - 1) {
-                // Out of rounds: give the selector back and take the rest on the next entry.
+                // Out of rounds: give the selector back and take the rest on the next entry, which the
+                // hypervisor makes after what the upcall interrupted has run (XSA-391).
                 Atomics.getAndOr(memory, base + SharedInfo.PENDING_SEL, selector);
                 memory.putIntVolatile(base + SharedInfo.UPCALL_PENDING, 1);
-                domain.markVirqPending();
+                if (hv != null) {
+                    hv.deferUpcall(cpu, domain);
+                } else if (domain != null) {
+                    domain.markVirqPending();
+                }
                 deferred++;
                 return;
             }
@@ -92,10 +97,22 @@ public final class EventDispatcher implements VirtualInterruptHandler, EventPort
                         spurious++;
                     } else {
                         events++;
+                        inKernel(cpu, domain);
                         h.onEvent(cpu, port);
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * Before a handler runs: an earlier handler of the same upcall may have signalled the app (an
+     * UPCALL leaves the CPU in the app); the kernel takes its next event once the app has returned,
+     * or the handler would run, and make its hypercalls, at user level.
+     */
+    static void inKernel(Cpu cpu, Domain domain) {
+        if (domain != null && cpu.current() != domain.kernel()) {
+            cpu.idleSwitch(domain.kernel());
         }
     }
 

@@ -120,9 +120,13 @@ public final class FifoDispatcher implements VirtualInterruptHandler, EventPorts
                 return error < 0 ? error : ran;
             }
             if (budget == 0) {
-                // Out of work for this upcall: the bits go back, and if READY was empty nobody will
-                // notify, so the upcall is re-raised here.
-                if (FifoLayout.getAndOrInt(memory, readyMa, ready) == 0 && domain != null) {
+                // Out of work for this upcall: the bits go back and the upcall is re-raised, to run
+                // after what it interrupted (XSA-391). Always: a link that found READY empty meanwhile
+                // notified a domain that was in its upcall, which only marks the interrupt pending.
+                FifoLayout.getAndOrInt(memory, readyMa, ready);
+                if (hv != null) {
+                    hv.deferUpcall(cpu, domain);
+                } else if (domain != null) {
                     domain.markVirqPending();
                 }
                 deferred++;
@@ -173,6 +177,7 @@ public final class FifoDispatcher implements VirtualInterruptHandler, EventPorts
                 } else {
                     events++;
                     ran++;
+                    EventDispatcher.inKernel(cpu, domain);
                     h.onEvent(cpu, port);
                 }
             } else if ((old & MASKED) != 0) {

@@ -1,6 +1,7 @@
 package org.hvbench.core.exec;
 
 import java.util.Locale;
+import java.util.function.LongSupplier;
 
 import org.hvbench.core.arch.CpuLayout;
 import org.hvbench.core.arch.IoPath;
@@ -17,6 +18,16 @@ public interface Executor extends AutoCloseable {
 
     /** Returns when the app has seen {@code target} completions in all. */
     void awaitCompletions(long target);
+
+    /**
+     * Runs the machine until {@code progress} reaches {@code target}: a count that the work run here
+     * raises, such as the completions of several apps on the application's CPU (set-up of more
+     * guests than the path's own app). {@link #awaitCompletions} is this with the app's completions.
+     *
+     * @throws IllegalStateException when the run stalls (inline: no party has work; threaded: no
+     *     progress for the stall timeout) or a party fails
+     */
+    void runUntil(LongSupplier progress, long target);
 
     IoPath path();
 

@@ -1,5 +1,7 @@
 package org.hvbench.core.exec;
 
+import java.util.function.LongSupplier;
+
 import org.agrona.concurrent.Agent;
 import org.hvbench.core.Errno;
 import org.hvbench.core.arch.IoPath;
@@ -22,10 +24,13 @@ public final class InlineExecutor implements Executor {
     private final Cpu cpu;
     private final Agent[] parties;
     private final Context appContext;
+    /** The app's completions, made once: awaiting them allocates nothing. */
+    private final LongSupplier completed;
 
     public InlineExecutor(IoPath path) {
         this.path = path;
         this.app = path.app();
+        this.completed = app::completed;
         this.cpu = path.cpu();
         this.parties = path.parties();
         this.appContext = app.kernel().appContext();
@@ -80,11 +85,11 @@ public final class InlineExecutor implements Executor {
                 submitted += (int) r;
                 if (submitted < count && runOnce() == 0) {
                     // The kernel took part of the batch: let completions free room before trying again.
-                    throw stalled(target);
+                    throw stalled(completed, target);
                 }
             } else if (r == -Errno.EAGAIN) {
                 if (runOnce() == 0) {
-                    throw stalled(target);
+                    throw stalled(completed, target);
                 }
             } else {
                 throw new IllegalStateException(path.placement() + ": io_submit refused: " + Errno.name(r));
@@ -96,15 +101,21 @@ public final class InlineExecutor implements Executor {
     /** Runs until the app has seen {@code target} completions in all. */
     @Override
     public void awaitCompletions(long target) {
-        while (app.completed() < target) {
+        runUntil(completed, target);
+    }
+
+    /** Runs the parties until {@code progress} reaches {@code target}; fails when none has work before. */
+    @Override
+    public void runUntil(LongSupplier progress, long target) {
+        while (progress.getAsLong() < target) {
             if (runOnce() == 0) {
-                throw stalled(target);
+                throw stalled(progress, target);
             }
         }
     }
 
-    private IllegalStateException stalled(long target) {
-        return new IllegalStateException(path.placement() + ": stalled with " + (target - app.completed())
+    private IllegalStateException stalled(LongSupplier progress, long target) {
+        return new IllegalStateException(path.placement() + ": stalled with " + (target - progress.getAsLong())
             + " I/Os outstanding and no party has work (a lost completion or interrupt)");
     }
 

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
@@ -47,6 +48,8 @@ public final class ThreadedExecutor implements Executor {
     private final Cpu cpu;
     private final Context appContext;
     private final Sleeper appSleeper;
+    /** The app's completions, made once: awaiting them allocates nothing. */
+    private final LongSupplier completed;
     private final long stallTimeoutNanos;
     private final List<AgentRunner> runners = new ArrayList<>();
     private final List<Party> parties = new ArrayList<>();
@@ -68,6 +71,7 @@ public final class ThreadedExecutor implements Executor {
         this.app = path.app();
         this.cpu = path.cpu();
         this.appContext = app.kernel().appContext();
+        this.completed = app::completed;
         this.stallTimeoutNanos = stallTimeoutNanos;
         cpu.setOriginator(appContext);
         cpu.setOwner(Thread.currentThread());
@@ -161,11 +165,13 @@ public final class ThreadedExecutor implements Executor {
             }
             if (submitted < count) {
                 // The kernel took part of the batch: completions free room.
-                if (step() == 0 && app.completed() == seen) {
-                    since = idleOrStall(since, target);
-                } else {
-                    seen = app.completed();
+                int work = step();
+                long now = app.completed();
+                if (now != seen) {
+                    seen = now;
                     since = System.nanoTime();
+                } else {
+                    idleOrStall(work, since, completed, target);
                 }
             }
         }
@@ -174,27 +180,38 @@ public final class ThreadedExecutor implements Executor {
 
     @Override
     public void awaitCompletions(long target) {
-        long seen = app.completed();
+        runUntil(completed, target);
+    }
+
+    /**
+     * Takes the application CPU's interrupts until {@code progress} reaches {@code target}; fails when
+     * it stays put for the stall timeout, whether the CPU idled or kept busy (an event storm).
+     */
+    @Override
+    public void runUntil(LongSupplier progress, long target) {
+        long seen = progress.getAsLong();
         long since = System.nanoTime();
         while (seen < target) {
             int work = step();
-            long now = app.completed();
+            long now = progress.getAsLong();
             if (now != seen) {
                 seen = now;
                 since = System.nanoTime();
-            } else if (work == 0) {
-                since = idleOrStall(since, target);
+            } else {
+                idleOrStall(work, since, progress, target);
             }
         }
     }
 
-    private long idleOrStall(long since, long target) {
-        appSleeper.idle(0);
+    /** No progress since {@code since}: waits when there was no work, and fails after the stall timeout. */
+    private void idleOrStall(int work, long since, LongSupplier progress, long target) {
+        if (work == 0) {
+            appSleeper.idle(0);
+        }
         if (System.nanoTime() - since > stallTimeoutNanos) {
             throw new IllegalStateException(path.placement() + ": stalled " + TimeUnit.NANOSECONDS.toMillis(stallTimeoutNanos)
-                + " ms with " + (target - app.completed()) + " I/Os outstanding; " + describe());
+                + " ms with " + (target - progress.getAsLong()) + " I/Os outstanding; " + describe());
         }
-        return since;
     }
 
     /** Each party's thread and state, for a stall report. */

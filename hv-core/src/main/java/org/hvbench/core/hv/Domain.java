@@ -215,6 +215,11 @@ public final class Domain {
         return was;
     }
 
+    /** True while a virtual interrupt waits for this domain (acquire). */
+    public boolean virqPending() {
+        return (int) VIRQ_PENDING.getAcquire(this) != 0;
+    }
+
     boolean takeVirqPending() {
         return (int) VIRQ_PENDING.getAcquire(this) != 0 && (int) VIRQ_PENDING.getAndSet(this, 0) != 0;
     }

@@ -235,8 +235,17 @@ public final class Hypervisor {
             scratchVa[id] = mfn << MachineMemory.PAGE_SHIFT;
             contexts[id] = new Context("hypervisor", DOMID_XEN, PrivilegeLevel.HYPERVISOR, space);
             cpus[id] = cpu;
+            registerEventVector(cpu);
         }
         return contexts[id];
+    }
+
+    /** {@link #EVENT_VECTOR} on {@code cpu} injects the virtual interrupts that wait for it. */
+    private void registerEventVector(Cpu cpu) {
+        if (!eventVectorRegistered[cpu.id()]) {
+            eventVectorRegistered[cpu.id()] = true;
+            cpu.interrupts().register(EVENT_VECTOR, (c, v) -> deliverVirtualInterrupts(c));
+        }
     }
 
     /**
@@ -251,10 +260,6 @@ public final class Hypervisor {
             throw new IllegalStateException(domain + " already runs on " + domain.vcpu());
         }
         domain.setVcpu(cpu);
-        if (!eventVectorRegistered[cpu.id()]) {
-            eventVectorRegistered[cpu.id()] = true;
-            cpu.interrupts().register(EVENT_VECTOR, (c, v) -> deliverVirtualInterrupts(c));
-        }
     }
 
     /** The hypervisor's context on {@code cpu}. */
@@ -482,6 +487,21 @@ public final class Hypervisor {
         if (cpu.current() == target.kernel()) {
             cpu.idleSwitch(context(cpu));
         }
+    }
+
+    /**
+     * A kernel's upcall ({@code domain}'s, running on {@code cpu}) stopped at its bound on work with
+     * events left: the virtual interrupt is delivered again at the next interrupt delivery of the
+     * domain's CPU, after what the upcall interrupted has run (Xen re-injects the upcall on the next
+     * entry while upcall_pending is set). Without this the events left would wait for the domain's
+     * next hypercall, since upcall_pending stays set and no send kicks the vCPU again (XSA-391: the
+     * bound must not lose events, nor may a peer's storm keep the guest in its upcall).
+     */
+    public void deferUpcall(Cpu cpu, Domain domain) {
+        // The mark first (volatile), then the vector (a full fence): the CPU that takes it sees the mark.
+        domain.markVirqPending();
+        Cpu home = domain.vcpu() != null ? domain.vcpu() : cpu;
+        home.interrupts().raise(EVENT_VECTOR);
     }
 
     /** Delivers every pending virtual interrupt (after a device interrupt), one domain after another. */
