@@ -52,6 +52,7 @@ final class IoPartitionPlacement extends BasePlacement {
     private final GrantMode mode;
     private final CpuLayout layout;
     private final Cpu pcpu;
+    private final DomainMemory partitionMemory;
 
     IoPartitionPlacement(MachineConfig config, int depth, GrantMode mode, CpuLayout layout) {
         super(Placement.IO_PARTITION, new Machine(config));
@@ -70,7 +71,7 @@ final class IoPartitionPlacement extends BasePlacement {
         // and the device's interrupt as an event.
         pcpu = partitionCpu(hypervisor, partition, guest, layout);
         pcpu.start(partition.kernel());
-        DomainMemory partitionMemory = partitionMemory(hypervisor, partition, config);
+        partitionMemory = partitionMemory(hypervisor, partition, config);
         EventPorts partitionEvents = kernelEvents(hypervisor, channels, partition, pcpu, partitionMemory, config);
         back = new BlockBack(hypervisor, partitionMemory, partitionEvents, store, mode, config.queueEntries());
         DeviceDriver driver = new DeviceDriver(pcpu, partitionMemory, new NativeDevicePort(machine.device(), hypervisor.deviceContext()),
@@ -170,6 +171,10 @@ final class IoPartitionPlacement extends BasePlacement {
 
     BlockFront front() {
         return front;
+    }
+
+    DomainMemory partitionMemory() {
+        return partitionMemory;
     }
 
     EventChannels channels() {

@@ -9,6 +9,7 @@ import org.hvbench.core.hv.Hypervisor;
 import org.hvbench.core.mem.FrameAllocator;
 import org.hvbench.core.mem.MachineMemory;
 import org.hvbench.core.mem.PageTable;
+import org.hvbench.core.mem.PageWalker;
 import org.hvbench.core.mem.Translation;
 
 /**
@@ -439,6 +440,105 @@ public final class GrantOps implements HypercallHandler {
             }
         }
         return n;
+    }
+
+    /** Live pins of grant {@code ref} of {@code granter}: readers, or with {@code writers} writers only. */
+    public int pins(Domain granter, int ref, boolean writers) {
+        int[] pins = writers ? writePins[granter.id()] : readPins[granter.id()];
+        return pins == null || ref < 0 || ref >= pins.length ? 0 : pins[ref];
+    }
+
+    /** Grant and foreign mappings {@code mapper} holds now. */
+    public int mappings(Domain mapper) {
+        Maps m = maps[mapper.id()];
+        return m == null ? 0 : MAX_MAPS - m.freeCount;
+    }
+
+    /**
+     * Audits the grant tables' bookkeeping, as Xen audits its maptrack: for tests after a hostile
+     * guest's turn, never on a data path (it walks every table). Each mapper's handles are free or
+     * live, never both; each live handle maps, at its page of the mapper's window, a frame the named
+     * granter owns, read-only unless the handle is writable; the mapper's window holds no mapping of
+     * another domain's frame without a handle; and the pins on each grant are exactly its live
+     * handles (between hypercalls, when no copy holds one).
+     *
+     * @return {@code null}, or the first inconsistency
+     */
+    public String audit() {
+        int[][] reads = new int[Hypervisor.MAX_DOMAINS][];
+        int[][] writes = new int[Hypervisor.MAX_DOMAINS][];
+        for (int g = 0; g < Hypervisor.MAX_DOMAINS; g++) {
+            if (readPins[g] != null) {
+                reads[g] = new int[readPins[g].length];
+                writes[g] = new int[readPins[g].length];
+            }
+        }
+        for (int id = 0; id < Hypervisor.MAX_DOMAINS; id++) {
+            Domain mapper = hv.domain(id);
+            if (mapper == null) {
+                continue;
+            }
+            String problem = auditMaps(mapper, maps[id], reads, writes);
+            if (problem != null) {
+                return problem;
+            }
+        }
+        for (int g = 0; g < Hypervisor.MAX_DOMAINS; g++) {
+            if (readPins[g] != null && (!java.util.Arrays.equals(reads[g], readPins[g]) || !java.util.Arrays.equals(writes[g], writePins[g]))) {
+                return "pins on the grants of domain " + g + " are not its live mappings";
+            }
+        }
+        return null;
+    }
+
+    /** One mapper's handles ({@code m} is {@code null} for a domain that never mapped). */
+    private String auditMaps(Domain mapper, Maps m, int[][] reads, int[][] writes) {
+        if (m != null && m.freeCount == MAX_MAPS) {
+            m = null;
+        }
+        boolean[] free = m == null ? null : new boolean[MAX_MAPS];
+        for (int i = 0; m != null && i < m.freeCount; i++) {
+            int h = m.free[i];
+            if (free[h] || m.host[h] != -1) {
+                return mapper + ": handle " + h + " is free twice or free and mapped";
+            }
+            free[h] = true;
+        }
+        int live = 0;
+        PageTable p2m = mapper.space().table();
+        for (int h = 0; m != null && h < MAX_MAPS; h++) {
+            if (free[h]) {
+                continue;
+            }
+            live++;
+            long t = p2m.translate(m.host[h]);
+            Domain granter = hv.domain(m.granter[h]);
+            if (!mapper.inWindow(m.host[h]) || t < 0 || granter == null
+                || frames.owner(Translation.pageBase(t) >>> MachineMemory.PAGE_SHIFT) != granter.id()
+                || !m.writable[h] && Translation.allows(t, Translation.WRITE)) {
+                return mapper + ": handle " + h + " at 0x" + Long.toHexString(m.host[h]) + " does not map a page of domain "
+                    + m.granter[h] + (m.writable[h] ? "" : " read-only");
+            }
+            if (!m.foreign[h]) {
+                int[] r = reads[granter.id()];
+                if (r == null || m.ref[h] < 0 || m.ref[h] >= r.length) {
+                    return mapper + ": handle " + h + " names grant " + m.ref[h] + " outside the table of " + granter;
+                }
+                r[m.ref[h]]++;
+                writes[granter.id()][m.ref[h]] += m.writable[h] ? 1 : 0;
+            }
+        }
+        int[] foreignPages = new int[1];
+        long window = mapper.windowStart();
+        long windowEnd = window + ((long) Domain.WINDOW_PAGES << MachineMemory.PAGE_SHIFT);
+        PageWalker.visit(memory, p2m.rootMa(), p2m.levels(), window, windowEnd, (gpa, translation) -> {
+            int owner = frames.owner(Translation.pageBase(translation) >>> MachineMemory.PAGE_SHIFT);
+            if (owner >= 0 && owner < Hypervisor.MAX_DOMAINS) {
+                foreignPages[0]++;
+            }
+        });
+        return foreignPages[0] == live ? null
+            : mapper + ": " + foreignPages[0] + " pages of other domains in the mapping window, " + live + " live handles";
     }
 
     public long mapped() {

@@ -489,6 +489,22 @@ public final class BlockBack implements BlockCompletions {
         return grantHypercalls;
     }
 
+    /** Requests of {@code front} taken from its ring and not answered yet (0 when it is not connected). */
+    public int outstanding(Domain front) {
+        Connection c = connections[front.id()];
+        return c == null ? 0 : c.ring.outstanding();
+    }
+
+    /** Pages of the mapping window given to persistent references of {@code front}: at most {@link #PERSISTENT_REFS}. */
+    public int persistentPages(Domain front) {
+        Connection c = connections[front.id()];
+        int n = 0;
+        for (int ref = 0; c != null && c.persistentGpa != null && ref < PERSISTENT_REFS; ref++) {
+            n += c.persistentGpa[ref] != 0 ? 1 : 0;
+        }
+        return n;
+    }
+
     /** True when the ring of {@code front} was stopped. */
     public boolean broken(Domain front) {
         Connection c = connections[front.id()];

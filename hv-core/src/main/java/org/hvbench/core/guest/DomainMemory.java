@@ -53,6 +53,11 @@ public final class DomainMemory extends OsMemory {
         return gpa;
     }
 
+    /** Pages of the mapping window handed out so far. */
+    public long windowPages() {
+        return nextWindowPage;
+    }
+
     public Domain domain() {
         return domain;
     }

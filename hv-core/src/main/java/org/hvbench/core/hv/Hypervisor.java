@@ -17,6 +17,7 @@ import org.hvbench.core.mem.AddressSpace;
 import org.hvbench.core.mem.FrameAllocator;
 import org.hvbench.core.mem.MachineMemory;
 import org.hvbench.core.mem.PageTable;
+import org.hvbench.core.mem.PageWalker;
 import org.hvbench.core.mem.Translation;
 
 /**
@@ -622,6 +623,75 @@ public final class Hypervisor {
             memory.putLong(resultMa, result);
         }
         return 0;
+    }
+
+    /**
+     * Audits the hypervisor's own tables, as Xen audits its p2m and page accounting: for tests after a
+     * hostile guest's turn, never on a data path (it walks every table). The frame allocator agrees
+     * with itself; every domain's p2m sits in hypervisor frames and maps its RAM pages, read-write, to
+     * frames the domain owns, its shared-info page, and in its mapping window only frames of another
+     * domain (grant or foreign mappings) or of the hypervisor (event and request pages), nothing else;
+     * each device given to a domain translates through that domain's p2m or the I/O table its owner
+     * built, and that table reaches only the owner's frames, each counted.
+     *
+     * @return {@code null}, or the first inconsistency found
+     */
+    public String audit() {
+        String problem = frames.audit();
+        for (int i = 0; i < MAX_DOMAINS && problem == null; i++) {
+            if (domains[i] != null) {
+                problem = auditP2m(domains[i]);
+            }
+        }
+        for (int dev = 0; dev < deviceOwners.length && problem == null; dev++) {
+            Domain owner = deviceOwners[dev];
+            if (owner != null && machine.iommu().tableRoot(dev) != iommuOps.tableRoot(dev, owner)) {
+                problem = "device " + dev + " of " + owner + " translates through another table than its owner's";
+            }
+        }
+        return problem == null ? iommuOps.audit(deviceOwners) : problem;
+    }
+
+    private String auditP2m(Domain d) {
+        String[] problem = new String[1];
+        int[] pages = new int[2];
+        PageTable p2m = d.space().table();
+        PageWalker.visit(memory, p2m.rootMa(), p2m.levels(), new PageWalker.Visitor() {
+            @Override
+            public void table(long mfn) {
+                if (problem[0] == null && frames.owner(mfn) != DOMID_XEN) {
+                    problem[0] = d + ": p2m table in frame " + mfn + " of owner " + frames.owner(mfn);
+                }
+            }
+
+            @Override
+            public void leaf(long gpa, long translation) {
+                long ma = Translation.pageBase(translation);
+                int owner = frames.owner(ma >>> MachineMemory.PAGE_SHIFT);
+                String bad = null;
+                if (Translation.pageShift(translation) != PageTable.SHIFT_4K) {
+                    bad = "a superpage";
+                } else if (gpa < d.memoryBytes()) {
+                    pages[0]++;
+                    bad = owner != d.id() || Translation.permissions(translation) != Translation.PERMISSIONS
+                        ? "RAM page on a frame of owner " + owner + ", permissions " + Translation.permissions(translation) : null;
+                } else if (gpa == d.sharedInfoGpa()) {
+                    pages[1]++;
+                    bad = ma != d.sharedInfoMa() ? "not the domain's shared-info frame" : null;
+                } else if (!d.inWindow(gpa)) {
+                    bad = "outside RAM, shared info and the mapping window";
+                } else if (owner == d.id() || owner != DOMID_XEN && domain(owner) == null) {
+                    bad = "window page on a frame of owner " + owner;
+                }
+                if (bad != null && problem[0] == null) {
+                    problem[0] = d + ": gpa 0x" + Long.toHexString(gpa) + " -> ma 0x" + Long.toHexString(ma) + ": " + bad;
+                }
+            }
+        });
+        if (problem[0] == null && (pages[0] != d.pages() || pages[1] != 1)) {
+            problem[0] = d + ": " + pages[0] + " RAM pages and " + pages[1] + " shared-info pages mapped, " + d.pages() + " and 1 expected";
+        }
+        return problem[0];
     }
 
     /** What guests wrote to the console (the last 64 KiB). */

@@ -7,6 +7,7 @@ import org.hvbench.core.dev.Machine;
 import org.hvbench.core.iommu.Iommu;
 import org.hvbench.core.mem.MachineMemory;
 import org.hvbench.core.mem.PageTable;
+import org.hvbench.core.mem.PageWalker;
 import org.hvbench.core.mem.Translation;
 
 /**
@@ -135,6 +136,53 @@ final class IommuOps {
             ioMappings.put(mfn, left);
         }
         return 0;
+    }
+
+    /** The root of the table device {@code dev} of {@code owner} must translate through: its own, or the owner's p2m. */
+    long tableRoot(int dev, Domain owner) {
+        return tables[dev] != null ? tables[dev].rootMa() : owner.space().table().rootMa();
+    }
+
+    /**
+     * Audits the tables built here ({@link Hypervisor#audit}): each sits in hypervisor frames, maps 4 KiB
+     * pages of frames its device's owner owns, and the count of mappings per frame is the one kept.
+     *
+     * @return {@code null}, or the first inconsistency
+     */
+    String audit(Domain[] owners) {
+        Int2IntHashMap counted = new Int2IntHashMap(0);
+        String[] problem = new String[1];
+        for (int dev = 0; dev < tables.length && problem[0] == null; dev++) {
+            PageTable table = tables[dev];
+            if (table == null) {
+                continue;
+            }
+            Domain owner = owners[dev];
+            int device = dev;
+            PageWalker.visit(machine.memory(), table.rootMa(), table.levels(), new PageWalker.Visitor() {
+                @Override
+                public void table(long mfn) {
+                    if (problem[0] == null && machine.frames().owner(mfn) != Hypervisor.DOMID_XEN) {
+                        problem[0] = "I/O table of device " + device + " in frame " + mfn + " of owner " + machine.frames().owner(mfn);
+                    }
+                }
+
+                @Override
+                public void leaf(long iova, long translation) {
+                    int mfn = (int) (Translation.pageBase(translation) >>> MachineMemory.PAGE_SHIFT);
+                    counted.put(mfn, counted.get(mfn) + 1);
+                    if (problem[0] == null && (owner == null || machine.frames().owner(mfn) != owner.id()
+                        || Translation.pageShift(translation) != PageTable.SHIFT_4K)) {
+                        problem[0] = "device " + device + ": I/O address 0x" + Long.toHexString(iova) + " reaches frame " + mfn
+                            + " of owner " + machine.frames().owner(mfn) + ", not of " + owner;
+                    }
+                }
+            });
+        }
+        if (problem[0] == null && !counted.equals(ioMappings)) {
+            problem[0] = "I/O mappings per frame counted " + ioMappings + " but the tables hold " + counted;
+        }
+        return problem[0];
     }
 
     /** True when device {@code dev} works in an I/O table its owner built here. */

@@ -177,6 +177,24 @@ public final class Iommu implements DmaTranslation, MessageHandler {
         tag[device] = contextTag;
     }
 
+    /** Machine address of the I/O table the device's DMA is translated through, or -1 when it is not translated. */
+    public long tableRoot(int device) {
+        checkDevice(device);
+        return kind[device] == TRANSLATE ? root[device] : -1;
+    }
+
+    /** The IOTLB tag of the device's context (meaningful when {@link #tableRoot} is one). */
+    public int tableTag(int device) {
+        checkDevice(device);
+        return tag[device];
+    }
+
+    /** Levels of the device's I/O table (meaningful when {@link #tableRoot} is one). */
+    public int tableLevels(int device) {
+        checkDevice(device);
+        return levels[device];
+    }
+
     /** Marks a frame as one no device may touch (used in exclusion mode). */
     public void exclude(long mfn) {
         excluded[(int) (mfn >>> 6)] |= 1L << mfn;

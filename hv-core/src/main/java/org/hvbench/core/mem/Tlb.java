@@ -182,6 +182,27 @@ public final class Tlb {
         superpageEntries = 0;
     }
 
+    /**
+     * Checks every entry of address space {@code asid} against the table it caches, the one at
+     * {@code rootMa}: {@code null} when each entry is what a walk gives now, else the first stale one.
+     * For tests: an entry that outlives the invalidation an unmap owes is the bug this finds.
+     */
+    public String audit(int asid, MachineMemory memory, long rootMa, int levels) {
+        for (int i = 0; i < entries.length; i += 2) {
+            long key = entries[i];
+            if (key == EMPTY || (int) (key & MAX_ASID) != (asid & MAX_ASID)) {
+                continue;
+            }
+            long va = key >>> 18 << PageTable.SHIFT_4K + 9 * (int) (key >>> 16 & 3);
+            long walked = PageWalker.walk(memory, rootMa, levels, va);
+            if (walked != entries[i + 1]) {
+                return "address space " + asid + ": the entry for 0x" + Long.toHexString(va) + " caches 0x"
+                    + Long.toHexString(entries[i + 1]) + " but the table gives " + (walked < 0 ? "nothing" : "0x" + Long.toHexString(walked));
+            }
+        }
+        return null;
+    }
+
     /** Forgets every entry of one address space (after its page table changed wholesale). */
     public void flushAsid(int asid) {
         for (int i = 0; i < entries.length; i += 2) {
