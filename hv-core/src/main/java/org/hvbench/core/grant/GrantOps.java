@@ -183,6 +183,11 @@ public final class GrantOps implements HypercallHandler {
             long op = cpu.translate(hv.space(), privateVa, Translation.READ);
             switch (kind) {
                 case Hypercall.GNTTAB_MAP: {
+                    // A map is made only where its status and handle can be told: one the caller cannot
+                    // name would keep the granter's grant pinned with no way to unmap it.
+                    if (!answerable(cpu, caller, opGpa + MAP_STATUS, 2) || !answerable(cpu, caller, opGpa + MAP_HANDLE, 4)) {
+                        return -Errno.EFAULT;
+                    }
                     long handle = map(cpu, caller, memory.getLong(op + MAP_HOST), memory.getInt(op + MAP_FLAGS),
                         memory.getInt(op + MAP_REF), memory.getShort(op + MAP_DOM) & 0xFFFF);
                     if (!writeBack(cpu, caller, opGpa + MAP_STATUS, handle < 0 ? handle : 0, opGpa + MAP_HANDLE,
@@ -207,6 +212,12 @@ public final class GrantOps implements HypercallHandler {
             }
         }
         return 0;
+    }
+
+    /** True when the caller can be told an answer of {@code bytes} at {@code gpa}: mapped writable, not across a page. */
+    private static boolean answerable(Cpu cpu, Domain caller, long gpa, int bytes) {
+        return (gpa & MachineMemory.PAGE_MASK) <= MachineMemory.PAGE_SIZE - bytes
+            && cpu.translate(caller.space(), gpa, Translation.WRITE) >= 0;
     }
 
     private boolean writeBack(Cpu cpu, Domain caller, long statusGpa, long status, long handleGpa, long handle) {

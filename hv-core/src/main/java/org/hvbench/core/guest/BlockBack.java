@@ -84,7 +84,9 @@ public final class BlockBack implements BlockCompletions {
         final int port;
         final long extentFirst;
         final long extentSectors;
+        /** Per grant reference: its page of the mapping window (0 until first used), and whether it is mapped there. */
         final long[] persistentGpa;
+        final boolean[] persistentMapped;
         boolean broken;
         boolean dirty;
         boolean moreWork;
@@ -96,6 +98,7 @@ public final class BlockBack implements BlockCompletions {
             this.extentFirst = extentFirst;
             this.extentSectors = extentSectors;
             this.persistentGpa = persistent ? new long[PERSISTENT_REFS] : null;
+            this.persistentMapped = persistent ? new boolean[PERSISTENT_REFS] : null;
         }
     }
 
@@ -294,10 +297,13 @@ public final class BlockBack implements BlockCompletions {
                     if (ref < 0 || ref >= PERSISTENT_REFS) {
                         return -Errno.EINVAL;
                     }
-                    if (c.persistentGpa[ref] == 0) {
-                        long window = os.allocateWindow(1);
-                        writeMapOp(cpu, fresh, window, ref, c.front.id(), false);
-                        c.persistentGpa[ref] = window;
+                    if (!c.persistentMapped[ref]) {
+                        if (c.persistentGpa[ref] == 0) {
+                            // One window page per reference, kept: a reference that fails to map uses it again.
+                            c.persistentGpa[ref] = os.allocateWindow(1);
+                        }
+                        writeMapOp(cpu, fresh, c.persistentGpa[ref], ref, c.front.id(), false);
+                        c.persistentMapped[ref] = true;
                         freshRefs[fresh++] = ref;
                     }
                 }
@@ -306,8 +312,8 @@ public final class BlockBack implements BlockCompletions {
                 for (int i = 0; i < fresh; i++) {
                     int status = r < 0 ? (int) r : readShort(cpu, OPS_MAP + i * GrantOps.MAP_BYTES + GrantOps.MAP_STATUS);
                     if (status < 0) {
-                        // Not mapped: forget it (its window page stays unused) and refuse the request.
-                        c.persistentGpa[freshRefs[i]] = 0;
+                        // Not mapped: the reference keeps its window page for a later try; refuse the request.
+                        c.persistentMapped[freshRefs[i]] = false;
                         failed = failed == 0 ? status : failed;
                     }
                 }
