@@ -23,6 +23,7 @@ public final class Errno {
     public static final int EINVAL = 22;
     public static final int ENOSPC = 28;
     public static final int ENOSYS = 38;
+    public static final int ENOTCONN = 107;
     public static final int ETIMEDOUT = 110;
     public static final int ELOOP = 40;
     public static final int EOPNOTSUPP = 95;
@@ -51,6 +52,7 @@ public final class Errno {
             case EINVAL: return "EINVAL";
             case ENOSPC: return "ENOSPC";
             case ENOSYS: return "ENOSYS";
+            case ENOTCONN: return "ENOTCONN";
             case ETIMEDOUT: return "ETIMEDOUT";
             case ELOOP: return "ELOOP";
             case EOPNOTSUPP: return "EOPNOTSUPP";

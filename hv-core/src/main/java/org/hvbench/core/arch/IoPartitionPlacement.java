@@ -3,6 +3,7 @@ package org.hvbench.core.arch;
 import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.cpu.IrqLine;
+import org.hvbench.core.dev.BlockDevice;
 import org.hvbench.core.dev.Machine;
 import org.hvbench.core.dev.MachineConfig;
 import org.hvbench.core.evtchn.EventChannels;
@@ -22,6 +23,9 @@ import org.hvbench.core.hv.Domain;
 import org.hvbench.core.hv.Hypercall;
 import org.hvbench.core.hv.Hypervisor;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * {@code io-partition}: the driver in a privileged I/O partition's kernel, reached through Xen's split
  * drivers (Karger and Safford, figure 6). The guest's front end puts requests on a shared ring and
@@ -31,6 +35,10 @@ import org.hvbench.core.hv.Hypervisor;
  * VMENTRY, SYSRET, DEVICE_IRQ, VIRQ to the partition, HYPERCALL (event send), VIRQ to the guest,
  * UPCALL; persistent grants add nothing, MAP adds a map and an unmap hypercall round trip per request,
  * COPY one copy hypercall round trip.
+ *
+ * <p>The toolstack can destroy the partition with I/O in flight and build a new one on the same disk
+ * ({@link #destroyPartition}, {@link #rebuildPartition}): every front end sees its back end close,
+ * reconnects to the new one and sends again what was not answered.
  */
 final class IoPartitionPlacement extends BasePlacement {
     /**
@@ -39,20 +47,28 @@ final class IoPartitionPlacement extends BasePlacement {
      */
     static final int EVENT_ROUNDS = 16;
 
+    static final long PARTITION_BYTES = 16L << 20;
+
     private final Hypervisor hypervisor;
     private final GrantOps grantOps;
-    private final Domain partition;
     private final Domain guest;
     private final EventChannels channels;
-    private final BlockBack back;
     private final BlockFront front;
     private final EventPorts guestEvents;
+    private final GrantTable guestGrants;
     private final Store store;
     private final MachineConfig config;
     private final GrantMode mode;
     private final CpuLayout layout;
     private final Cpu pcpu;
-    private final DomainMemory partitionMemory;
+    private final boolean ownCpu;
+    /** Every guest, the first included, in boot order: the toolstack reconnects them all. */
+    private final List<Guest> guests = new ArrayList<>();
+    // The partition: replaced when the toolstack rebuilds it, null while it is destroyed.
+    private Domain partition;
+    private BlockBack back;
+    private DomainMemory partitionMemory;
+    private EventPorts partitionEvents;
 
     IoPartitionPlacement(MachineConfig config, int depth, GrantMode mode, CpuLayout layout) {
         super(Placement.IO_PARTITION, new Machine(config));
@@ -64,15 +80,29 @@ final class IoPartitionPlacement extends BasePlacement {
         this.layout = layout;
         channels = new EventChannels(hypervisor);
         store = new Store();
-        partition = hypervisor.createDomain("partition", "partition", 16L << 20, true);
+        partition = hypervisor.createDomain("partition", "partition", PARTITION_BYTES, true);
         guest = hypervisor.createDomain("guest", "guest", HypervisorPlacement.guestBytes(depth), false);
 
-        // The partition's kernel, on its own CPU or the guest's: its driver of the device, the back end,
-        // and the device's interrupt as an event.
+        // The partition's kernel, on its own CPU or the guest's.
         pcpu = partitionCpu(hypervisor, partition, guest, layout);
+        ownCpu = pcpu != cpu;
+        bootPartition();
+
+        Guest g = bootGuest(guest, depth, 0, machine.backing().sectors(), null);
+        front = g.front;
+        guestEvents = g.events;
+        guestGrants = g.grants;
+        booted(g.app);
+    }
+
+    /**
+     * The partition's kernel on its CPU: its driver of the device, the back end, and the device's
+     * interrupt as an event.
+     */
+    private void bootPartition() {
         pcpu.start(partition.kernel());
         partitionMemory = partitionMemory(hypervisor, partition, config);
-        EventPorts partitionEvents = kernelEvents(hypervisor, channels, partition, pcpu, partitionMemory, config);
+        partitionEvents = kernelEvents(hypervisor, channels, partition, pcpu, partitionMemory, config);
         back = new BlockBack(hypervisor, partitionMemory, partitionEvents, store, mode, config.queueEntries());
         DeviceDriver driver = new DeviceDriver(pcpu, partitionMemory, new NativeDevicePort(machine.device(), hypervisor.deviceContext()),
             back, config.queueEntries());
@@ -80,11 +110,6 @@ final class IoPartitionPlacement extends BasePlacement {
         int irqPort = channels.bindPhysicalIrq(pcpu, BLOCK_VECTOR, partition);
         machine.device().connectInterrupt(IrqLine.of(pcpu.interrupts(), BLOCK_VECTOR));
         partitionEvents.bind(irqPort, (c, port) -> driver.onInterrupt(c));
-
-        Guest g = bootGuest(guest, depth, 0, machine.backing().sectors(), null);
-        front = g.front;
-        guestEvents = g.events;
-        booted(g.app);
     }
 
     /**
@@ -106,8 +131,70 @@ final class IoPartitionPlacement extends BasePlacement {
 
         pcpu.start(partition.kernel());
         back.connect(pcpu, d, first, sectors);
+        store.write(Store.vbd(d.id()) + Store.BACKEND_STATE, Store.CONNECTED);
         cpu.start(d.kernel());
-        return new Guest(d, kernel, new App(cpu, kernel, memory, listener), f, grants, events);
+        Guest g = new Guest(d, kernel, new App(cpu, kernel, memory, listener), f, grants, events, first, sectors);
+        guests.add(g);
+        return g;
+    }
+
+    /**
+     * The toolstack destroys the partition ({@code xl destroy}) whatever it was doing, and tells every
+     * front end, through the store, that its back end closed. Runs on the app's CPU while no other
+     * party runs: between turns of the inline executor, or with the threaded executor closed (the
+     * partition paused, the device quiet). Without the IOMMU the hypervisor does not know who drives
+     * the device, so the toolstack resets it here; with it, {@link Hypervisor#destroyDomain} does. A
+     * partition the hypervisor destroyed already is only cleaned up after.
+     */
+    void destroyPartition() {
+        if (partition == null) {
+            throw new IllegalStateException("the partition is destroyed already");
+        }
+        if (!config.iommuTranslates()) {
+            machine.device().mmioWrite(BlockDevice.REG_CONTROL, 0);
+        }
+        if (!partition.destroyed()) {
+            hypervisor.destroyDomain(partition);
+        }
+        partition = null;
+        back = null;
+        partitionMemory = null;
+        partitionEvents = null;
+        for (Guest g : guests) {
+            store.write(Store.vbd(g.domain.id()) + Store.BACKEND_STATE, Store.CLOSED);
+            cpu.start(g.domain.kernel());
+            g.front.backendChanged(cpu);
+        }
+        cpu.start(app().kernel().appContext());
+    }
+
+    /**
+     * The toolstack builds a new partition with a new back end on the same disk, on the old one's
+     * CPU; each front end sets up a new ring for it, the back end connects, and the front end sends
+     * again every request that was not answered. Same conditions as {@link #destroyPartition}.
+     */
+    void rebuildPartition() {
+        if (partition != null) {
+            throw new IllegalStateException("the partition runs: destroy it first");
+        }
+        partition = hypervisor.createDomain("partition", "partition", PARTITION_BYTES, true);
+        if (ownCpu) {
+            hypervisor.runOn(partition, pcpu);
+        }
+        bootPartition();
+        for (Guest g : guests) {
+            String dir = Store.vbd(g.domain.id());
+            store.write(dir + Store.BACKEND, partition.id());
+            store.write(dir + Store.BACKEND_STATE, Store.INIT_WAIT);
+            cpu.start(g.domain.kernel());
+            g.front.backendChanged(cpu);
+            pcpu.start(partition.kernel());
+            back.connect(pcpu, g.domain, g.first, g.sectors);
+            store.write(dir + Store.BACKEND_STATE, Store.CONNECTED);
+            cpu.start(g.domain.kernel());
+            g.front.backendChanged(cpu);
+        }
+        cpu.start(app().kernel().appContext());
     }
 
     /**
@@ -137,14 +224,20 @@ final class IoPartitionPlacement extends BasePlacement {
         final BlockFront front;
         final GrantTable grants;
         final EventPorts events;
+        /** Its virtual disk: sectors {@code [first, first + sectors)} of the real one. */
+        final long first;
+        final long sectors;
 
-        Guest(Domain domain, Kernel kernel, App app, BlockFront front, GrantTable grants, EventPorts events) {
+        Guest(Domain domain, Kernel kernel, App app, BlockFront front, GrantTable grants, EventPorts events, long first,
+                long sectors) {
             this.domain = domain;
             this.kernel = kernel;
             this.app = app;
             this.front = front;
             this.grants = grants;
             this.events = events;
+            this.first = first;
+            this.sectors = sectors;
         }
     }
 
@@ -183,6 +276,16 @@ final class IoPartitionPlacement extends BasePlacement {
 
     GrantOps grantOps() {
         return grantOps;
+    }
+
+    /** The first guest kernel's grant table. */
+    GrantTable guestGrants() {
+        return guestGrants;
+    }
+
+    /** The partition kernel's event channels (to mask its ports in tests); null while it is destroyed. */
+    EventPorts partitionEvents() {
+        return partitionEvents;
     }
 
     /** The first guest's event ports. */

@@ -40,6 +40,15 @@ public final class InterruptController {
         handlers[vector] = handler;
     }
 
+    /**
+     * Removes the handler of a vector (its domain was destroyed; set-up time, while the CPU is not
+     * delivering). A vector raised afterwards counts as spurious until a handler is registered again.
+     */
+    public void unregister(int vector) {
+        checkVector(vector);
+        handlers[vector] = null;
+    }
+
     /** The hook run when the first vector becomes pending; {@code null} for none. */
     public void setWakeup(Runnable wakeup) {
         this.wakeup = wakeup;

@@ -1,5 +1,8 @@
 package org.hvbench.core.evtchn;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.hv.Domain;
@@ -18,7 +21,7 @@ import org.hvbench.core.mem.MachineMemory;
  * <pre>
  * a0 = EVTCHN_ALLOC_UNBOUND:    a1 = the domain that may bind it           -> port
  * a0 = EVTCHN_BIND_INTERDOMAIN: a1 = remote domain, a2 = its unbound port  -> local port
- * a0 = EVTCHN_SEND:             a1 = local port                            -> 0
+ * a0 = EVTCHN_SEND:             a1 = local port                            -> 0 (-ENOTCONN: no other end)
  * a0 = EVTCHN_CLOSE:            a1 = local port                            -> 0
  * a0 = EVTCHN_UNMASK:           a1 = local port                            -> 0 (re-raises a pending event)
  * a0 = EVTCHN_INIT_CONTROL, EVTCHN_SET_PRIORITY: FIFO events, see {@link FifoEvents} (-ENOSYS without)
@@ -26,6 +29,11 @@ import org.hvbench.core.mem.MachineMemory;
  *
  * Binding two domains asks the access-control module first. Port 0 is never handed out. A domain
  * that has set up FIFO control gets its deliveries and unmasks through {@link FifoEvents} instead.
+ *
+ * <p>When a domain is destroyed its ports are closed: the other end of each of its interdomain
+ * channels becomes unbound, and a send there gets {@code -ENOTCONN} (Xen drops such a send
+ * silently; an errno lets a front end see that its back end went). Its physical interrupts lose
+ * their handlers, and nothing is delivered to it any more.
  */
 public final class EventChannels implements HypercallHandler {
     public static final int PORTS = 1024;
@@ -50,12 +58,43 @@ public final class EventChannels implements HypercallHandler {
     private static final int ROW = 8;
     private final long[] counts = new long[Hypervisor.MAX_CPUS * ROW];
     private FifoEvents fifo;
+    /** Physical interrupts routed to a domain's port, so they can be unrouted when it is destroyed. */
+    private final List<PhysicalIrq> physicalIrqs = new ArrayList<>();
+
+    private record PhysicalIrq(int owner, Cpu cpu, int vector) {
+    }
 
     /** Registers the event-channel hypercall with {@code hv}. */
     public EventChannels(Hypervisor hv) {
         this.hv = hv;
         this.memory = hv.machine().memory();
         hv.registerHypercall(Hypercall.EVENT_CHANNEL_OP, this);
+        hv.addTeardown(this::release);
+    }
+
+    /** {@code dying} is being destroyed (Xen's {@code evtchn_destroy}): every port of it is closed. */
+    private void release(Domain dying) {
+        int[] s = state[dying.id()];
+        if (s != null) {
+            for (int p = 1; p < PORTS; p++) {
+                if (s[p] != FREE) {
+                    close(dying, p);
+                }
+            }
+            state[dying.id()] = null;
+            remoteDomain[dying.id()] = null;
+            remotePort[dying.id()] = null;
+        }
+        for (int i = physicalIrqs.size() - 1; i >= 0; i--) {
+            PhysicalIrq irq = physicalIrqs.get(i);
+            if (irq.owner() == dying.id()) {
+                irq.cpu().interrupts().unregister(irq.vector());
+                physicalIrqs.remove(i);
+            }
+        }
+        if (fifo != null) {
+            fifo.release(dying);
+        }
     }
 
     @Override
@@ -163,8 +202,12 @@ public final class EventChannels implements HypercallHandler {
     }
 
     private long send(Cpu cpu, Domain caller, long port) {
-        if (!valid(port) || ports(caller)[(int) port] != INTERDOMAIN) {
+        if (!valid(port)) {
             return -Errno.EINVAL;
+        }
+        int kind = ports(caller)[(int) port];
+        if (kind != INTERDOMAIN) {
+            return kind == UNBOUND ? -Errno.ENOTCONN : -Errno.EINVAL;
         }
         counts[cpu.id() * ROW + SENDS]++;
         Domain target = hv.domain(remoteDomain[caller.id()][(int) port]);
@@ -180,6 +223,10 @@ public final class EventChannels implements HypercallHandler {
      * was not already pending. Callable by the hypervisor from any path (a send, a device interrupt).
      */
     public void deliver(Cpu cpu, Domain target, int port, String what) {
+        if (target.destroyed()) {
+            // Its shared-info frame is free memory now, maybe another domain's: nothing may be written there.
+            return;
+        }
         if (fifo != null && fifo.enabled(target)) {
             fifo.deliver(cpu, target, port, what);
             return;
@@ -237,6 +284,7 @@ public final class EventChannels implements HypercallHandler {
             throw new IllegalStateException("no free event port in " + owner);
         }
         state[owner.id()][port] = PIRQ;
+        physicalIrqs.add(new PhysicalIrq(owner.id(), cpu, vector));
         cpu.interrupts().register(vector, (c, v) -> {
             c.takeInterrupt(hv.deviceContext(), hv.context(c), "the device interrupts the hypervisor: I/O done");
             deliver(c, owner, port, "the hypervisor passes the device's interrupt to the partition kernel");

@@ -123,6 +123,7 @@ public final class EventDispatcher implements VirtualInterruptHandler, EventPort
     }
 
     /** Unmasks a port through the hypervisor, which re-raises an event that arrived while masked. */
+    @Override
     public long unmask(Cpu cpu, int port) {
         return hv.hypercall(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_UNMASK, port, 0, 0);
     }

@@ -12,4 +12,7 @@ public interface EventPorts {
 
     /** Sends an event on a local port (a hypercall); returns its result. */
     long send(Cpu cpu, int port);
+
+    /** Unmasks a local port (a hypercall), raising an event that waited behind the mask. */
+    long unmask(Cpu cpu, int port);
 }

@@ -258,6 +258,7 @@ public final class FifoDispatcher implements VirtualInterruptHandler, EventPorts
     }
 
     /** Unmasks a port: locally when nothing is pending, else through the hypervisor, which links it. */
+    @Override
     public long unmask(Cpu cpu, int port) {
         if (unmaskLocally(port)) {
             return 0;

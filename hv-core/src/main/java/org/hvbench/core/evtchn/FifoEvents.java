@@ -30,6 +30,9 @@ public final class FifoEvents {
     private final Hypervisor hv;
     private final MachineMemory memory;
     private final FifoQueues[] queues = new FifoQueues[Hypervisor.MAX_DOMAINS];
+    /** The two frames of each domain's control block and event array, freed when it is destroyed. */
+    private final long[] controlFrame = new long[Hypervisor.MAX_DOMAINS];
+    private final long[] arrayFrame = new long[Hypervisor.MAX_DOMAINS];
 
     /** Takes over delivery and unmask for every domain that sets up FIFO control in {@code channels}. */
     public FifoEvents(Hypervisor hv, EventChannels channels) {
@@ -83,9 +86,25 @@ public final class FifoEvents {
         }
         FifoQueues q = new FifoQueues(memory, controlMa, arrayMa, FifoLayout.PORTS_PER_PAGE);
         queues[caller.id()] = q;
+        controlFrame[caller.id()] = control;
+        arrayFrame[caller.id()] = array;
         // The hypervisor drains the inbox on the domain's own CPU before each upcall there.
         caller.setPendingEvents(q::drain);
         return 0;
+    }
+
+    /** {@code dying} is being destroyed: its two frames are scrubbed and freed (its p2m goes with it). */
+    void release(Domain dying) {
+        int id = dying.id();
+        if (queues[id] == null) {
+            return;
+        }
+        queues[id] = null;
+        FrameAllocator frames = hv.machine().frames();
+        for (long mfn : new long[] {controlFrame[id], arrayFrame[id]}) {
+            memory.zeroFrame(mfn);
+            frames.free(mfn, FrameAllocator.OWNER_HYPERVISOR);
+        }
     }
 
     /** True when {@code d} takes its events through FIFO queues. */

@@ -110,6 +110,50 @@ public final class GrantOps implements HypercallHandler {
         this.memory = hv.machine().memory();
         this.frames = hv.machine().frames();
         hv.registerHypercall(Hypercall.GRANT_TABLE_OP, this);
+        hv.addTeardown(this::release);
+    }
+
+    /**
+     * {@code dying} is being destroyed (Xen's {@code gnttab_release_mappings}): what it mapped of
+     * other domains is dropped and their entries unpinned, so the granters can revoke them; what other
+     * domains mapped of its frames is unmapped from their address spaces (with the shoot-down) and
+     * their handles freed, so no frame of it stays reachable once it is freed; its table is forgotten.
+     */
+    private void release(Domain dying) {
+        int id = dying.id();
+        Maps own = maps[id];
+        maps[id] = null;
+        if (own != null) {
+            // Its own address space goes with it: only the granters' pins are undone.
+            for (int h = 0; h < MAX_MAPS; h++) {
+                if (own.host[h] != -1 && !own.foreign[h]) {
+                    Domain granter = hv.domain(own.granter[h]);
+                    if (granter != null) {
+                        unpin(granter, own.ref[h], own.writable[h]);
+                    }
+                }
+            }
+        }
+        for (int m = 0; m < maps.length; m++) {
+            Maps other = maps[m];
+            Domain mapper = hv.domain(m);
+            if (other == null || mapper == null) {
+                continue;
+            }
+            for (int h = 0; h < MAX_MAPS; h++) {
+                long host = other.host[h];
+                if (host != -1 && other.granter[h] == id) {
+                    mapper.space().table().unmap(host);
+                    hv.flushTlbs(mapper, host);
+                    other.host[h] = -1;
+                    other.free[other.freeCount++] = h;
+                    unmapped++;
+                }
+            }
+        }
+        tablePages[id] = null;
+        readPins[id] = null;
+        writePins[id] = null;
     }
 
     @Override

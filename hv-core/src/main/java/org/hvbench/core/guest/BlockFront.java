@@ -2,12 +2,14 @@ package org.hvbench.core.guest;
 
 import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.Cpu;
+import org.hvbench.core.evtchn.EventDispatcher;
 import org.hvbench.core.evtchn.EventPorts;
 import org.hvbench.core.grant.GrantTable;
 import org.hvbench.core.hv.BlockProtocol;
 import org.hvbench.core.hv.Hypercall;
 import org.hvbench.core.hv.Hypervisor;
 import org.hvbench.core.mem.MachineMemory;
+import org.hvbench.core.mem.Translation;
 import org.hvbench.core.mem.Translator;
 import org.hvbench.core.ring.FrontRing;
 
@@ -27,6 +29,15 @@ import org.hvbench.core.ring.FrontRing;
  *
  * <p>Responses come from another domain and are checked: a response producer beyond the requests
  * stops the ring, an unknown id or an id answered twice is dropped.
+ *
+ * <p>Reconnection (Xen's {@code blkback_changed}, {@code blkfront_connect}, {@code blkif_recover}):
+ * each request on the ring keeps its slot, the shadow, until its response is taken. When the
+ * toolstack says the back end is gone ({@link #backendChanged}), the responses it had published are
+ * taken, and the rest stay in their slots; while no back end serves, the front end has no free slots,
+ * so the kernel tells the app {@code -EAGAIN}. When a new back end waits, the ring page is zeroed and
+ * set up afresh under a new grant, with a new event port, and the pages of the pool and of the waiting
+ * requests are granted to the new domain; when it has connected, every waiting request goes on the
+ * new ring once. A response on the old ring is never read after the close.
  */
 public final class BlockFront implements BlockDriver {
     private final Hypervisor hv;
@@ -36,15 +47,25 @@ public final class BlockFront implements BlockDriver {
     private final EventPorts events;
     private final BlockCompletions kernel;
     private final GrantMode mode;
-    private final int backendId;
-    private final FrontRing ring;
-    private final int port;
+    private final Store store;
+    private final String dir;
+    private final Translator view;
+    private final EventDispatcher.PortHandler portHandler;
     private final int size;
+    // The connection: replaced when the back end is replaced.
+    private int backendId;
+    private long ringGpa;
+    private int ringRef;
+    private FrontRing ring;
+    private int port;
+    /** This front end's Xenbus state: CONNECTED, CLOSED (no back end), INITIALISED (a new ring waits for one). */
+    private int state = Store.CONNECTED;
 
     // Requests on the ring, by the id the back end echoes.
     private final int[] slotTag;
     private final int[] slotOp;
     private final int[] slotSegments;
+    private final long[] slotSector;
     private final int[][] slotRef;
     private final long[][] slotGpa;
     private final int[][] slotLength;
@@ -66,6 +87,9 @@ public final class BlockFront implements BlockDriver {
     private long notifications;
     private long badResponses;
     private long stuckGrants;
+    private long reconnections;
+    private long reissued;
+    private long answeredAtClose;
 
     /**
      * Builds the front end of {@code os}'s domain for a back end in domain {@code backendId} and
@@ -80,21 +104,19 @@ public final class BlockFront implements BlockDriver {
         this.events = events;
         this.kernel = kernel;
         this.mode = mode;
+        this.store = store;
+        this.dir = Store.vbd(os.domain().id());
         this.backendId = backendId;
-        Translator view = cpu.view(os.space());
-        long ringGpa = os.allocate(1);
-        this.ring = new FrontRing(memory, view, ringGpa, BlockProtocol.REQUEST_BYTES, true, 0);
+        this.view = cpu.view(os.space());
+        this.portHandler = (c, unused) -> onInterrupt(c);
+        this.ringGpa = os.allocate(1);
+        openRing(cpu);
         this.size = ring.size();
-        int ringRef = grants.allocate();
-        check(grants.grant(ringRef, backendId, ringGpa >>> MachineMemory.PAGE_SHIFT, false), "grant the ring page");
-        long p = hv.hypercall(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_ALLOC_UNBOUND, backendId, 0, 0);
-        check(p, "allocate an event port");
-        this.port = (int) p;
-        events.bind(port, (c, unused) -> onInterrupt(c));
 
         slotTag = new int[size];
         slotOp = new int[size];
         slotSegments = new int[size];
+        slotSector = new long[size];
         slotRef = new int[size][BlockProtocol.MAX_SEGMENTS];
         slotGpa = new long[size][BlockProtocol.MAX_SEGMENTS];
         slotLength = new int[size][BlockProtocol.MAX_SEGMENTS];
@@ -117,11 +139,25 @@ public final class BlockFront implements BlockDriver {
             freePool[freePoolCount++] = pool - 1 - i;
         }
 
-        String dir = Store.vbd(os.domain().id());
+        store.write(dir + Store.BACKEND, backendId);
+    }
+
+    /**
+     * A fresh ring in the ring page, granted to the back end's domain, and an event port that domain
+     * may bind; both written in the store for the back end to connect from.
+     */
+    private void openRing(Cpu cpu) {
+        ring = new FrontRing(memory, view, ringGpa, BlockProtocol.REQUEST_BYTES, true, 0);
+        ringRef = grants.allocate();
+        check(ringRef, "find a grant reference for the ring");
+        check(grants.grant(ringRef, backendId, ringGpa >>> MachineMemory.PAGE_SHIFT, false), "grant the ring page");
+        long p = hv.hypercall(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_ALLOC_UNBOUND, backendId, 0, 0);
+        check(p, "allocate an event port");
+        port = (int) p;
+        events.bind(port, portHandler);
         store.write(dir + "ring-ref", ringRef);
         store.write(dir + "event-channel", port);
         store.write(dir + "grant-mode", mode.ordinal());
-        store.write(dir + "backend", backendId);
     }
 
     private static void check(long result, String what) {
@@ -132,7 +168,7 @@ public final class BlockFront implements BlockDriver {
 
     @Override
     public int freeSlots() {
-        if (broken) {
+        if (broken || state != Store.CONNECTED) {
             return 0;
         }
         // freeRequests() already counts the requests written but not yet published.
@@ -147,7 +183,7 @@ public final class BlockFront implements BlockDriver {
         if (broken) {
             return -Errno.EIO;
         }
-        if (count > BlockProtocol.MAX_SEGMENTS || freeSlotCount == 0) {
+        if (count > BlockProtocol.MAX_SEGMENTS || freeSlotCount == 0 || state != Store.CONNECTED) {
             return -Errno.EAGAIN;
         }
         int slot = freeSlots[--freeSlotCount];
@@ -155,7 +191,7 @@ public final class BlockFront implements BlockDriver {
         slotTag[slot] = tag;
         slotOp[slot] = op;
         slotSegments[slot] = count;
-        long req = ring.nextRequest();
+        slotSector[slot] = sector;
         for (int s = 0; s < count; s++) {
             long gpa = segmentBus[first + s];
             int length = segmentLength[first + s];
@@ -174,20 +210,28 @@ public final class BlockFront implements BlockDriver {
                 grants.grant(ref, backendId, gpa >>> MachineMemory.PAGE_SHIFT, op == BlockProtocol.OP_WRITE);
             }
             slotRef[slot][s] = ref;
-            int firstSect = (int) (gpa & MachineMemory.PAGE_MASK) >>> 9;
-            long seg = req + BlockProtocol.segmentOffset(s);
-            memory.putInt(seg + BlockProtocol.SEGMENT_REF, ref);
-            memory.putByte(seg + BlockProtocol.SEGMENT_FIRST_SECT, (byte) firstSect);
-            memory.putByte(seg + BlockProtocol.SEGMENT_LAST_SECT, (byte) (firstSect + (length >>> 9) - 1));
         }
-        memory.putByte(req + BlockProtocol.OPERATION, (byte) op);
-        memory.putByte(req + BlockProtocol.NR_SEGMENTS, (byte) count);
-        memory.putShort(req + BlockProtocol.HANDLE, (short) 0);
-        memory.putLong(req + BlockProtocol.ID, slot);
-        memory.putLong(req + BlockProtocol.SECTOR, sector);
+        writeRequest(ring.nextRequest(), slot);
         ring.produced();
         pending++;
         return 0;
+    }
+
+    /** Writes the request in {@code slot}'s shadow into the ring slot at {@code req}; its id is the slot. */
+    private void writeRequest(long req, int slot) {
+        int count = slotSegments[slot];
+        for (int s = 0; s < count; s++) {
+            int firstSect = (int) (slotGpa[slot][s] & MachineMemory.PAGE_MASK) >>> 9;
+            long seg = req + BlockProtocol.segmentOffset(s);
+            memory.putInt(seg + BlockProtocol.SEGMENT_REF, slotRef[slot][s]);
+            memory.putByte(seg + BlockProtocol.SEGMENT_FIRST_SECT, (byte) firstSect);
+            memory.putByte(seg + BlockProtocol.SEGMENT_LAST_SECT, (byte) (firstSect + (slotLength[slot][s] >>> 9) - 1));
+        }
+        memory.putByte(req + BlockProtocol.OPERATION, (byte) slotOp[slot]);
+        memory.putByte(req + BlockProtocol.NR_SEGMENTS, (byte) count);
+        memory.putShort(req + BlockProtocol.HANDLE, (short) 0);
+        memory.putLong(req + BlockProtocol.ID, slot);
+        memory.putLong(req + BlockProtocol.SECTOR, slotSector[slot]);
     }
 
     /** Publishes the batch; an event only if the back end asked for one. */
@@ -209,7 +253,7 @@ public final class BlockFront implements BlockDriver {
     @Override
     public void onInterrupt(Cpu cpu) {
         retryStuckGrants();
-        while (!broken) {
+        while (!broken && state == Store.CONNECTED) {
             int n = ring.unconsumedResponses();
             if (n < 0) {
                 broken = true;
@@ -270,6 +314,129 @@ public final class BlockFront implements BlockDriver {
                 stuckRefs[i] = stuckRefs[--stuckCount];
             }
         }
+    }
+
+    // Reconnection ------------------------------------------------------------------------------
+
+    /**
+     * The toolstack changed the back end's state in the store (Xen's {@code blkback_changed}, run by
+     * the guest's watch on it). Runs in the guest kernel; the CPU may be back with the app afterwards
+     * (completions taken at a close are signalled to it).
+     *
+     * <ul>
+     * <li>{@link Store#CLOSED} (the back end's domain is gone): the event port is closed and the ring's
+     * grant revoked; the responses the back end published are taken, so those requests complete and
+     * are not sent again; every other request stays in its slot.
+     * <li>{@link Store#INIT_WAIT} (a new back end in domain {@link Store#BACKEND} waits): a fresh ring
+     * in the zeroed ring page under a new grant, a new event port (unmasked, as Linux unmasks a port it
+     * binds), and the pool's and the waiting requests' pages granted to the new domain.
+     * <li>{@link Store#CONNECTED}: every waiting request goes on the new ring, once, in slot order
+     * (Xen's {@code blkif_recover}), and the back end is notified.
+     * </ul>
+     */
+    public void backendChanged(Cpu cpu) {
+        long backend = store.contains(dir + Store.BACKEND_STATE) ? store.read(dir + Store.BACKEND_STATE) : Store.CLOSED;
+        if (backend == Store.CLOSED && state != Store.CLOSED) {
+            close(cpu);
+        } else if (backend == Store.INIT_WAIT && state == Store.CLOSED) {
+            reopen(cpu, (int) store.read(dir + Store.BACKEND));
+        } else if (backend == Store.CONNECTED && state == Store.INITIALISED) {
+            recover(cpu);
+        }
+    }
+
+    private void close(Cpu cpu) {
+        hv.hypercall(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_CLOSE, port, 0, 0);
+        if (grants.revoke(ringRef) == 0) {
+            grants.release(ringRef);
+        } else {
+            // The old back end still maps the ring page: the next ring goes in another page.
+            stuckRefs[stuckCount++] = ringRef;
+            stuckGrants++;
+            ringGpa = os.allocate(1);
+        }
+        if (state == Store.CONNECTED) {
+            // Last, because the kernel may signal the app: requests answered before the back end went.
+            int waiting = size - freeSlotCount;
+            onInterrupt(cpu);
+            answeredAtClose += waiting - (size - freeSlotCount);
+        }
+        state = Store.CLOSED;
+        pending = 0;
+    }
+
+    private void reopen(Cpu cpu, int backend) {
+        backendId = backend;
+        memory.zeroFrame(view.translate(ringGpa, Translation.WRITE) >>> MachineMemory.PAGE_SHIFT);
+        openRing(cpu);
+        events.unmask(cpu, port);
+        for (int i = 0; i < poolRef.length; i++) {
+            poolRef[i] = regrant(poolRef[i], poolGpa[i], false);
+        }
+        if (mode != GrantMode.PERSISTENT) {
+            for (int slot = 0; slot < size; slot++) {
+                for (int s = 0; slotBusy[slot] && s < slotSegments[slot]; s++) {
+                    slotRef[slot][s] = regrant(slotRef[slot][s], slotGpa[slot][s], slotOp[slot] == BlockProtocol.OP_WRITE);
+                }
+            }
+        }
+        retryStuckGrants();
+        state = Store.INITIALISED;
+    }
+
+    /**
+     * Grants the page at {@code gpa} to the new back end: under the same reference when the old
+     * grant could be revoked, else under a fresh one while the old waits on the stuck list.
+     */
+    private int regrant(int ref, long gpa, boolean readonly) {
+        int r = ref;
+        if (grants.revoke(ref) != 0) {
+            stuckRefs[stuckCount++] = ref;
+            stuckGrants++;
+            r = grants.allocate();
+            check(r, "find a grant reference for the new back end");
+        }
+        grants.grant(r, backendId, gpa >>> MachineMemory.PAGE_SHIFT, readonly);
+        return r;
+    }
+
+    private void recover(Cpu cpu) {
+        state = Store.CONNECTED;
+        reconnections++;
+        for (int slot = 0; slot < size; slot++) {
+            if (slotBusy[slot]) {
+                writeRequest(ring.nextRequest(), slot);
+                ring.produced();
+                pending++;
+                reissued++;
+            }
+        }
+        kick(cpu);
+    }
+
+    /** Times a new back end was connected to. */
+    public long reconnections() {
+        return reconnections;
+    }
+
+    /** Requests put on a new ring because their back end went before answering them. */
+    public long reissued() {
+        return reissued;
+    }
+
+    /** Requests whose response was taken from the old ring when its back end had gone. */
+    public long answeredAtClose() {
+        return answeredAtClose;
+    }
+
+    /** The Xenbus state: {@link Store#CONNECTED}, {@link Store#CLOSED} or {@link Store#INITIALISED}. */
+    public int state() {
+        return state;
+    }
+
+    /** The domain of the back end this front end talks to. */
+    public int backendId() {
+        return backendId;
     }
 
     public int port() {

@@ -58,6 +58,8 @@ public final class Domain {
     private Cpu vcpu;
     private boolean inHypervisor;
     private boolean ownsDevice;
+    /** Set once by {@link Hypervisor#destroyDomain}, on the toolstack's thread while the domain is paused. */
+    private boolean destroyed;
 
     Domain(int id, String name, String label, boolean privileged, AddressSpace space, int pages, long sharedInfoMa) {
         this.id = id;
@@ -218,6 +220,20 @@ public final class Domain {
     /** True while a virtual interrupt waits for this domain (acquire). */
     public boolean virqPending() {
         return (int) VIRQ_PENDING.getAcquire(this) != 0;
+    }
+
+    /** True once {@link Hypervisor#destroyDomain} has run: nothing may be delivered to it or read from it. */
+    public boolean destroyed() {
+        return destroyed;
+    }
+
+    /** It stops running: no handler is entered from now on. */
+    void markDestroyed() {
+        destroyed = true;
+        virqHandler = null;
+        mmioHandler = null;
+        channelHandler = null;
+        ownsDevice = false;
     }
 
     boolean takeVirqPending() {

@@ -63,6 +63,9 @@ public final class Hypervisor {
     private final long[] scratchVa = new long[MAX_CPUS];
     private final Context deviceContext;
     private final Domain[] domains = new Domain[MAX_DOMAINS];
+    /** The next domain id: ids are handed out in order and never reused (see {@link #destroyDomain}). */
+    private int nextId;
+    private final List<DomainTeardown> teardowns = new ArrayList<>();
     private final Domain[] deviceOwners = new Domain[Iommu.MAX_DEVICES];
     private final Domain dom0;
     private final byte[] console = new byte[64 << 10];
@@ -124,16 +127,11 @@ public final class Hypervisor {
             throw new IllegalStateException("access control refused creating domain " + name + " (label " + label + "): "
                 + Errno.name(verdict));
         }
-        int id = -1;
-        for (int i = 0; i < MAX_DOMAINS; i++) {
-            if (domains[i] == null) {
-                id = i;
-                break;
-            }
+        if (nextId >= MAX_DOMAINS) {
+            throw new IllegalStateException("no free domain id: a machine creates at most " + MAX_DOMAINS
+                + " domains, and the id of a destroyed one is not reused");
         }
-        if (id < 0) {
-            throw new IllegalStateException("no free domain id: at most " + MAX_DOMAINS + " domains");
-        }
+        int id = nextId;
         int pages = (int) (bytes >>> MachineMemory.PAGE_SHIFT);
         long sharedInfo = frames.allocate(DOMID_XEN);
         if (sharedInfo < 0) {
@@ -160,7 +158,80 @@ public final class Hypervisor {
         }
         Domain d = new Domain(id, name, label, privileged, new AddressSpace(name, p2m, machine.newAsid()), pages, sharedInfoMa);
         domains[id] = d;
+        nextId++;
         return d;
+    }
+
+    /**
+     * Destroys {@code d}, as Xen's {@code XEN_DOMCTL_destroydomain} does for the toolstack: the domain
+     * stops running (no virtual interrupt enters it, no hypercall is taken from it); a device given to
+     * it is blocked at the IOMMU, its I/O table freed and the device reset (the toolstack's
+     * function-level reset); every {@link DomainTeardown} releases its part (event channels closed, so
+     * the peers' ports are unbound; grant mappings released, so the granters' entries are no longer in
+     * use; other domains' mappings of its frames removed); its address space is forgotten by every TLB
+     * and its page tables freed; and every frame it owned is scrubbed and freed, with its shared-info
+     * page. Nothing of another domain is touched but its grant entries' in-use flags and its ports.
+     *
+     * <p>A host call, as {@link #createDomain} is: the toolstack that builds and kills domains is the
+     * host program here, so no hypercall (and no privileged caller destroying itself mid-call) is needed.
+     *
+     * <p>Its id is not reused: other domains' grant entries and unbound ports may still name it, and
+     * the hypervisor cannot find them all (a grant entry lives in its granter's memory). A new domain
+     * with that id would be handed them; Xen's domid allocator likewise moves on instead of reusing.
+     *
+     * @throws IllegalArgumentException for dom0 or a domain that is not alive here
+     * @throws IllegalStateException when another thread runs the domain's CPU: pause it first (stop
+     *     the threaded executor), as Xen pauses a domain before it is torn down
+     */
+    public void destroyDomain(Domain d) {
+        if (d == null || d.id() < 0 || d.id() >= MAX_DOMAINS || domains[d.id()] != d) {
+            throw new IllegalArgumentException("destroyDomain: " + d + " is not a live domain of this hypervisor");
+        }
+        if (d == dom0) {
+            throw new IllegalArgumentException("destroyDomain: dom0 cannot be destroyed");
+        }
+        Cpu home = d.vcpu();
+        if (home != null && !home.ownedByCurrentThread()) {
+            throw new IllegalStateException("destroyDomain: " + d + " still runs on " + home.name()
+                + ", driven by another thread; stop the executor first");
+        }
+        domains[d.id()] = null;
+        d.markDestroyed();
+        for (int dev = 0; dev < deviceOwners.length; dev++) {
+            if (deviceOwners[dev] == d) {
+                machine.iommu().block(dev);
+                iommuOps.release(dev, d);
+                if (dev == machine.device().deviceId()) {
+                    machine.device().mmioWrite(BlockDevice.REG_CONTROL, 0);
+                }
+                deviceOwners[dev] = null;
+            }
+        }
+        // Deferred invalidations are done before any frame of the domain changes hands.
+        machine.iommu().flush();
+        for (DomainTeardown t : teardowns) {
+            t.release(d);
+        }
+        for (Cpu cpu : cpus) {
+            if (cpu == null) {
+                continue;
+            }
+            if (cpu.ownedByCurrentThread()) {
+                cpu.tlb().flushAsid(d.space().asid());
+            } else {
+                cpu.requestTlbFlush();
+            }
+        }
+        frames.reclaim(d.id());
+        d.space().table().destroy();
+        long sharedInfo = d.sharedInfoMa() >>> MachineMemory.PAGE_SHIFT;
+        memory.zeroFrame(sharedInfo);
+        frames.free(sharedInfo, DOMID_XEN);
+    }
+
+    /** A subsystem's part of {@link #destroyDomain} (set-up, in the order they run). */
+    public void addTeardown(DomainTeardown teardown) {
+        teardowns.add(teardown);
     }
 
     private void releaseMemory(int id, PageTable p2m, int mapped) {

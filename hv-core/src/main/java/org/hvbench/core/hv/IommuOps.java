@@ -185,6 +185,20 @@ final class IommuOps {
         return problem[0];
     }
 
+    /**
+     * Its owner {@code d} is being destroyed: the I/O table it built for device {@code dev}, if any,
+     * is freed, and its frames no longer count as reachable through I/O tables.
+     */
+    void release(int dev, Domain d) {
+        PageTable table = tables[dev];
+        if (table == null) {
+            return;
+        }
+        tables[dev] = null;
+        ioMappings.keySet().removeIf(mfn -> machine.frames().owner(mfn) == d.id());
+        table.destroy();
+    }
+
     /** True when device {@code dev} works in an I/O table its owner built here. */
     boolean ownsTable(int dev) {
         return dev >= 0 && dev < tables.length && tables[dev] != null;

@@ -155,9 +155,12 @@ public final class Iommu implements DmaTranslation, MessageHandler {
         kind[device] = EXCLUSION;
     }
 
-    /** The device's DMA is refused whatever it asks. */
+    /** The device's DMA is refused whatever it asks; what the IOTLB held for its context is dropped. */
     public void block(int device) {
         checkDevice(device);
+        if (kind[device] == TRANSLATE) {
+            iotlb.flushAsid(tag[device]);
+        }
         kind[device] = BLOCKED;
     }
 

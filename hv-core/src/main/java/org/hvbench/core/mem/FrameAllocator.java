@@ -133,6 +133,24 @@ public final class FrameAllocator {
         return 0;
     }
 
+    /**
+     * Scrubs and frees every frame {@code who} holds (a destroyed domain's), so none of its data
+     * stays in free memory.
+     *
+     * @return frames freed
+     */
+    public int reclaim(int who) {
+        int n = 0;
+        for (int mfn = 0; mfn < frames; mfn++) {
+            if (owner[mfn] == who) {
+                memory.zeroFrame(mfn);
+                free(mfn, who);
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** Number of frames held by {@code who}. */
     public int countOwnedBy(int who) {
         int n = 0;
