@@ -48,6 +48,9 @@ public final class BlockBack implements BlockCompletions {
     private BlockDriver device;
     private final Connection[] byPort = new Connection[org.hvbench.core.evtchn.EventChannels.PORTS];
     private final Connection[] connections = new Connection[Hypervisor.MAX_DOMAINS];
+    // The connections in the order they were made: the per-I/O passes walk these, not every domain id.
+    private final Connection[] live = new Connection[Hypervisor.MAX_DOMAINS];
+    private int liveCount;
     private final long privateGpa;
     private final long opsGpa;
 
@@ -168,7 +171,15 @@ public final class BlockBack implements BlockCompletions {
         BackRing ring = new BackRing(memory, cpu.view(os.space()), ringGpa, BlockProtocol.REQUEST_BYTES);
         Connection c = new Connection(front, ring, (int) port, extentFirst, extentSectors, mode == GrantMode.PERSISTENT);
         byPort[(int) port] = c;
+        Connection old = connections[front.id()];
         connections[front.id()] = c;
+        if (old == null) {
+            live[liveCount++] = c;
+        } else {
+            for (int i = 0; i < liveCount; i++) {
+                live[i] = live[i] == old ? c : live[i];
+            }
+        }
         events.bind((int) port, this::onEvent);
     }
 
@@ -449,8 +460,9 @@ public final class BlockBack implements BlockCompletions {
 
     @Override
     public void onInterruptDone(Cpu cpu) {
-        for (Connection c : connections) {
-            if (c != null && c.moreWork) {
+        for (int i = 0; i < liveCount; i++) {
+            Connection c = live[i];
+            if (c.moreWork) {
                 serve(cpu, c);
             }
         }
@@ -459,8 +471,9 @@ public final class BlockBack implements BlockCompletions {
 
     /** Publishes every connection's new responses; an event only where the front end asked for one. */
     private void publish(Cpu cpu) {
-        for (Connection c : connections) {
-            if (c != null && c.dirty) {
+        for (int i = 0; i < liveCount; i++) {
+            Connection c = live[i];
+            if (c.dirty) {
                 c.dirty = false;
                 if (c.ring.pushResponsesAndCheckNotify()) {
                     notifications++;

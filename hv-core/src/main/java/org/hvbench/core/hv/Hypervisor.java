@@ -578,7 +578,9 @@ public final class Hypervisor {
 
     /** Delivers every pending virtual interrupt (after a device interrupt), one domain after another. */
     void deliverVirtualInterrupts(Cpu cpu) {
-        for (int i = 0; i < MAX_DOMAINS; i++) {
+        // Ids are handed out in order and never reused: none at or above nextId was ever a domain. Plain
+        // reads: domains are created at set-up, before the threads that deliver start (Thread.start orders them).
+        for (int i = 0, n = nextId; i < n; i++) {
             Domain d = domains[i];
             if (d != null && d.virqHandler() != null && (d.vcpu() == null || d.vcpu() == cpu) && !d.inHypervisor()
                 && d.takeVirqPending()) {

@@ -89,6 +89,9 @@ public final class HypervisorBlockDriver implements MmioHandler, ChannelHandler 
     /** Guest addresses of the commands of the chain being copied: a TIC back to one of them is a loop. */
     private final long[] fetchedAt = new long[ChannelCommand.MAX_CHAIN];
     private final Connection[] connections = new Connection[Hypervisor.MAX_DOMAINS];
+    // The connections in the order they were made: the device interrupt walks these, not every domain id.
+    private final Connection[] live = new Connection[Hypervisor.MAX_DOMAINS];
+    private int liveCount;
 
     private long submitted;
     private long completed;
@@ -249,8 +252,23 @@ public final class HypervisorBlockDriver implements MmioHandler, ChannelHandler 
         }
         c = new Connection(d, KIND_PV);
         c.responses = new QueueProducer(memory, cpu.view(d.space()), queueGpa, BlockProtocol.RESPONSE_BYTES, (int) queueEntries);
-        connections[d.id()] = c;
+        install(d, c);
         return 0;
+    }
+
+    /** Makes {@code c} the connection of {@code d}, replacing its old one in the list the interrupt walks. */
+    private void install(Domain d, Connection c) {
+        Connection old = connections[d.id()];
+        connections[d.id()] = c;
+        if (old == null) {
+            live[liveCount++] = c;
+            return;
+        }
+        for (int i = 0; i < liveCount; i++) {
+            if (live[i] == old) {
+                live[i] = c;
+            }
+        }
     }
 
     /** A guest may use the device when it has a virtual disk and access control agrees. */
@@ -337,7 +355,7 @@ public final class HypervisorBlockDriver implements MmioHandler, ChannelHandler 
         Connection c = connections[d.id()];
         if (c == null) {
             c = new Connection(d, KIND_TRAP);
-            connections[d.id()] = c;
+            install(d, c);
         } else if (c.kind != KIND_TRAP) {
             return -Errno.EBUSY;
         }
@@ -503,7 +521,7 @@ public final class HypervisorBlockDriver implements MmioHandler, ChannelHandler 
                 return verdict;
             }
             c = new Connection(d, KIND_CHANNEL);
-            connections[d.id()] = c;
+            install(d, c);
         } else if (c.kind != KIND_CHANNEL) {
             return -Errno.EBUSY;
         }
@@ -724,12 +742,11 @@ public final class HypervisorBlockDriver implements MmioHandler, ChannelHandler 
             }
         }
         cq.consume((int) n);
-        for (Connection c : connections) {
-            if (c != null) {
-                publishGuestCompletions(c);
-                if (c.moreWork && !c.failed) {
-                    serveGuestQueue(c);
-                }
+        for (int i = 0; i < liveCount; i++) {
+            Connection c = live[i];
+            publishGuestCompletions(c);
+            if (c.moreWork && !c.failed) {
+                serveGuestQueue(c);
             }
         }
         hv.deliverVirtualInterrupts(cpu);
