@@ -7,6 +7,8 @@
 #
 # It runs the target's @FuzzTest through Maven and Surefire with JAZZER_FUZZ=1; SECONDS wins over
 # the test's @FuzzTest(maxDuration) (given to Jazzer as JAZZER_MAX_DURATION and -Djazzer.max_duration).
+# The targets' @Timeout bounds one replay in `mvn verify`; JUnit would apply it to the whole campaign,
+# so it is switched off here (junit.jupiter.execution.timeout.mode=disabled).
 # At the end it prints the inputs executed (Jazzer's last "#N" status line) and any finding.
 #
 # Findings: Jazzer stops at the first input that breaks an invariant (or throws) and writes it as
@@ -84,7 +86,7 @@ for t in "${selected[@]}"; do
   set +e
   (cd "$ROOT" && JAZZER_FUZZ=1 JAZZER_MAX_DURATION="${seconds}s" \
     mvn -B -q test -pl hv-core -am -Djazzer.max_duration="${seconds}s" -Dtest="$class" \
-      -Dsurefire.failIfNoSpecifiedTests=false) >"$log" 2>&1
+      -Dsurefire.failIfNoSpecifiedTests=false -Djunit.jupiter.execution.timeout.mode=disabled) >"$log" 2>&1
   rc=$?
   set -e
   executed=$(grep -aoE '^#[0-9]+' "$log" | tr -d '#' | sort -n | tail -n 1 || true)
