@@ -129,8 +129,11 @@ class DriverDomainRestartThreadedTest {
             assertEquals(0, app.kernel().badCompletions());
             assertEquals(0, front.badResponses());
             assertEquals(STOP_AFTER.length, front.reconnections());
-            assertTrue(reissued > DEPTH, "I/Os caught in flight by the threads were sent again: " + reissued
-                + " in all, " + answeredAtClose + " taken from an old ring");
+            // How many of the rounds with threads catch an I/O unanswered depends on how far the
+            // threads got before they stopped (on a busy machine they may finish every one): what is
+            // asserted is the split above, per round, and that the counts add up.
+            assertEquals(reissued, front.reissued(), "requests sent again, over the rounds");
+            assertEquals(answeredAtClose, front.answeredAtClose(), "requests taken from an old ring, over the rounds");
         }
         DriverDomainRestartTest.assertFileHolds(file, model);
         DriverDomainRestartTest.assertFreshFrontEndReads(config, mode, model);

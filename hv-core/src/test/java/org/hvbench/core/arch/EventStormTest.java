@@ -155,7 +155,7 @@ class EventStormTest {
                 // The storm ends: the hostile back end stops answering; what is in flight completes.
                 storming = false;
                 executor.runUntil(guest.app::completed, ids.issued);
-                LoadTest.quiesce(executor, path);
+                LoadRun.quiesce(executor, path);
                 System.out.printf(Locale.ROOT, "storm: %s %s: %,d storm round trips, %,d upcalls, %,d cut at the bound"
                         + " (at most %d storm events per upcall, %d between two app turns); %,d block I/Os completed during"
                         + " the storm%n", layout, kind.id(), stormRoundTrips, upcalls, deferred, mostPerUpcall,
@@ -171,7 +171,7 @@ class EventStormTest {
             }
             Domain partition = placement.partition();
             for (Domain d : new Domain[] {guest.domain, evil, partition}) {
-                LoadTest.assertNoEventPending(placement, d);
+                LoadRun.assertNoEventPending(placement, d);
             }
         }
     }
