@@ -24,6 +24,11 @@ package org.hvbench.core.mem;
  * | 18-62 | page number (address >>> page shift; 45 bits cover 57-bit addresses) |
  * </pre>
  * An empty way holds {@link #EMPTY}, which no key equals (bit 63 is never set in a key).
+ *
+ * <p>An address at or above {@link #VA_LIMIT} has a page number the key cannot hold: it is never
+ * looked up (it misses, and the walker, which covers at most 57 bits, refuses it), never inserted,
+ * and never flushed, so it cannot hit or drop the entry of the page its low bits name. Such an
+ * address is a guest's or a device's to choose: a gpa in a hypercall's arguments, an iova.
  */
 public final class Tlb {
     /** Returned by {@link #lookup} on a miss; translations are never negative. */
@@ -31,6 +36,10 @@ public final class Tlb {
     public static final int MAX_WAYS = 16;
     public static final int MAX_ASID = 0xFFFF;
     private static final long EMPTY = -1L;
+    /** Address bits a key holds: the 57 that 5 table levels cover (45 bits of 4 KiB page number). */
+    private static final int VA_BITS = 57;
+    /** The first address whose 4 KiB page number does not fit a key. */
+    public static final long VA_LIMIT = 1L << VA_BITS;
 
     private final int sets;
     private final int ways;
@@ -97,6 +106,11 @@ public final class Tlb {
 
     /** The cached {@link Translation} of {@code va} in address space {@code asid}, or {@link #MISS}. */
     public long lookup(int asid, long va) {
+        if (va >>> VA_BITS != 0) {
+            // Beyond what a key holds (negative included): its key would be that of its low bits.
+            misses++;
+            return MISS;
+        }
         // The 4 KiB probe written out: it is the hit path of every translation.
         long pageNumber = va >>> PageTable.SHIFT_4K;
         long key = pageNumber << 18 | (asid & MAX_ASID);
@@ -137,8 +151,15 @@ public final class Tlb {
         return MISS;
     }
 
-    /** Caches a translation the walker produced for {@code va}; evicts round-robin within the set. */
+    /**
+     * Caches a translation the walker produced for {@code va}; evicts round-robin within the set.
+     *
+     * @throws IllegalArgumentException for {@code va} at or above {@link #VA_LIMIT}, which no walk translates
+     */
     public void insert(int asid, long va, long translation) {
+        if (va >>> VA_BITS != 0) {
+            throw new IllegalArgumentException("TLB insert of 0x" + Long.toHexString(va) + ", beyond the " + VA_BITS + " bits a table covers");
+        }
         int shift = Translation.pageShift(translation);
         long pageNumber = va >>> shift;
         int set = (int) pageNumber & setMask;
@@ -215,6 +236,11 @@ public final class Tlb {
 
     /** Forgets whatever entry of {@code asid} covers {@code va}, at any page size (after an unmap). */
     public void flushPage(int asid, long va) {
+        if (va >>> VA_BITS != 0) {
+            // Nothing is cached there; a probe would drop the entry of its low bits.
+            flushes++;
+            return;
+        }
         flushProbe(asid, va, PageTable.SHIFT_4K);
         if (superpageEntries > 0) {
             flushProbe(asid, va, PageTable.SHIFT_2M);

@@ -305,6 +305,15 @@ public final class FuzzSeeds {
         G.map(s, 3, GrantOps.MAP_READONLY, 6);
         s.u8(GrantFuzzTest.RUN);
         write(dir, "peer-grants-and-revokes", s);
+
+        // The finding crash-f35a0753 on its own: a store warms the TLB for the attacker's ops page, then a
+        // map of the peer's read-write grant whose operation lies at that page plus 2^58, above any address
+        // its table covers: refused (EFAULT), however warm the TLB. (It used to hit the ops page's entry.)
+        s = new FuzzInput.Seed();
+        s.u8(GrantFuzzTest.A_STORE).u8(1).u8(GrantFuzzTest.A_OPS).bytes(pattern(1, 7));
+        s.u8(GrantFuzzTest.A_MAP).u8(0).u8(GrantFuzzTest.AT_RAW).i64(1L << 58 | (GrantFuzzTest.A_OPS + 1L) << MachineMemory.PAGE_SHIFT);
+        s.u8(0).u8(1).u8(0).u8(0).u8(1).u8(GrantFuzzTest.DOM_PEER).u8(1);
+        write(dir, "map-ops-above-the-address-space-on-a-warm-tlb", s);
     }
 
     // ------------------------------------------------------------------ RingFuzzTest

@@ -129,6 +129,42 @@ class GrantAndEventTest {
         assertEquals(0, unmap(host, handle));
     }
 
+    /**
+     * The finding of GrantFuzzTest (crash-f35a0753): a map whose operation lies at a gpa above any the
+     * mapper's table covers, whose low bits name a page the CPU's TLB holds (here the multicall's own
+     * page, read just before), is refused like any other unreachable operation. It used to hit that
+     * page's TLB entry: the map was made and its handle written where no walk of the mapper's table
+     * finds it, so the same call failed or pinned the granter's grant depending on the TLB's contents.
+     */
+    @Test
+    void aMapWhoseOperationLiesAboveTheAddressSpaceIsRefusedWhateverTheTlbHolds() {
+        long page = granterMemory.allocate(1);
+        int ref = table.allocate();
+        assertEquals(0, table.grant(ref, mapper.id(), page >>> 12, false));
+        long host = mapper.windowStart();
+        long calls = mapperMemory.allocate(1);
+        ByteBuffer op = ByteBuffer.allocate(GrantOps.MAP_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        op.putLong(GrantOps.MAP_HOST, host).putInt(GrantOps.MAP_REF, ref).putShort(GrantOps.MAP_DOM, (short) granter.id())
+            .putShort(GrantOps.MAP_STATUS, (short) 0x7FFF).putInt(GrantOps.MAP_HANDLE, -1);
+        mapperMemory.hostWrite(calls, op.array(), 0, op.capacity());
+        long alias = 1L << 58 | calls;
+        long entry = calls + 2048;
+        ByteBuffer call = ByteBuffer.allocate(Hypercall.MULTICALL_ENTRY_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        call.putLong(Hypercall.MULTICALL_OP, Hypercall.GRANT_TABLE_OP).putLong(Hypercall.MULTICALL_ARGS, Hypercall.GNTTAB_MAP)
+            .putLong(Hypercall.MULTICALL_ARGS + 8, alias).putLong(Hypercall.MULTICALL_ARGS + 16, 1);
+        mapperMemory.hostWrite(entry, call.array(), 0, call.capacity());
+        assertEquals(0, as(mapper, Hypercall.MULTICALL, entry, 1, 0));
+        long result = ByteBuffer.wrap(mapperMemory.hostRead(entry, Hypercall.MULTICALL_ENTRY_BYTES)).order(ByteOrder.LITTLE_ENDIAN)
+            .getLong(Hypercall.MULTICALL_RESULT);
+        assertEquals(-Errno.EFAULT, result, "a map operation at 0x" + Long.toHexString(alias));
+        assertEquals(0, grants.mappings(mapper), "nothing mapped");
+        assertEquals(-Errno.EFAULT, mapper.space().table().translate(host), "the window page is empty");
+        assertEquals(0, grants.pinned(granter), "the grant is not pinned");
+        assertEquals(0x7FFF, ByteBuffer.wrap(mapperMemory.hostRead(calls, GrantOps.MAP_BYTES)).order(ByteOrder.LITTLE_ENDIAN)
+            .getShort(GrantOps.MAP_STATUS), "nothing written at the page the low bits name");
+        assertEquals(0, table.revoke(ref), "the granter revokes its grant");
+    }
+
     @Test
     void copyMovesExactlyTheBytesAsked() {
         long src = granterMemory.allocate(1);

@@ -78,6 +78,28 @@ class TlbTest {
         assertEquals(page(0xa000), tlb.lookup(1, 0x6000));
     }
 
+    /**
+     * An entry's key holds 45 bits of page number, enough for the 57 bits of address a 5-level table
+     * covers. An address above that (a hostile guest's gpa or a device's iova) must miss, so that the
+     * walker refuses it, and never hit the entry of the page its low bits name.
+     */
+    @Test
+    void anAddressBeyondWhatTheKeyHoldsNeverHitsTheEntryOfItsLowBits() {
+        Tlb tlb = new Tlb(16, 4, true);
+        tlb.insert(1, 0x10000, page(0x9000));
+        tlb.insert(1, (1L << 57) - 0x1000, page(0xa000));
+        for (long alias : new long[] {0x0400000000010100L, 1L << 57 | 0x10000, 0x8000000000010000L, 0xFFFF800000010000L}) {
+            assertEquals(Tlb.MISS, tlb.lookup(1, alias), () -> "0x" + Long.toHexString(alias));
+            tlb.flushPage(1, alias);
+        }
+        assertEquals(page(0x9000), tlb.lookup(1, 0x10000), "a flush of an alias drops nothing");
+        assertEquals(page(0xa000), tlb.lookup(1, (1L << 57) - 1), "the last page below the limit still hits");
+        assertEquals(4, tlb.misses());
+        assertThrows(IllegalArgumentException.class, () -> tlb.insert(1, 1L << 57, page(0xb000)),
+            "no walker translates such an address");
+        assertThrows(IllegalArgumentException.class, () -> tlb.insert(1, -4096L, page(0xb000)));
+    }
+
     @Test
     void geometryIsChecked() {
         assertEquals("tlbSets: 3 is not allowed; use a power of two from 1 to 65536",
