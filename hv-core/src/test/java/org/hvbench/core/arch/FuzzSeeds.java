@@ -485,5 +485,21 @@ public final class FuzzSeeds {
             s.u8(IommuFuzzTest.DMA).u8(IommuFuzzTest.DMA_VICTIM).u8(k * 3).u8(k % 2).u8(7).u8(100);
         }
         write(dir, "strict-maps-refused-and-victim-addresses", s);
+
+        // The owner maps an I/O page onto its own submission queue's first page (guest page 26) and DMAs
+        // disk data into it: the device then writes its consumer index at byte 64 of that page, over the data.
+        // The campaign of 2026-11-22 found this (crash-90f2540e); the oracle must allow it, isolation is not at stake.
+        s = new FuzzInput.Seed().u8(0);
+        s.u8(IommuFuzzTest.MAP).u8(IommuFuzzTest.IOVA_PAGE).u8(20).u8(IommuFuzzTest.GPA_RAM).u8(26).u8(3);
+        I.dma(s, 20, 0, true, 1, 90);
+        I.dma(s, 20, 0, false, 2, 92);
+        // Two I/O pages onto one data page, and one DMA across both: both halves land in that one frame.
+        I.map(s, 21, 5, 3);
+        I.map(s, 22, 5, 3);
+        I.dma(s, 21, 4, true, 8, 100);
+        I.unmap(s, 20);
+        I.unmap(s, 21);
+        I.unmap(s, 22);
+        write(dir, "strict-dma-into-its-own-queue-and-aliased-pages", s);
     }
 }

@@ -273,6 +273,23 @@ class IommuFuzzTest {
             return status < 0 ? status : moved;
         }
 
+        /**
+         * Zeroes, in both arrays, the bytes of frame {@code ma} from {@code offset} on that the device itself writes
+         * after a transfer: its consumer index in the submission queue's first page, the completion queue page.
+         * An owner that maps its own queues as a data buffer sees them overwritten; that is its business, not isolation.
+         */
+        void maskDeviceWritesAfterTheTransfer(long ma, int offset, byte[] expected, byte[] mem) {
+            boolean completionPage = ma == os.hostTranslate(cq);
+            boolean submissionHead = ma == os.hostTranslate(sq);
+            for (int i = 0; i < mem.length; i++) {
+                int at = offset + i;
+                if (completionPage || submissionHead && at >= MemoryQueue.CONSUMER_OFFSET && at < MemoryQueue.MIN_SLOTS_OFFSET) {
+                    expected[i] = 0;
+                    mem[i] = 0;
+                }
+            }
+        }
+
         long iova(FuzzInput in) {
             switch (in.below(IOVAS)) {
                 case IOVA_PAGE: return (long) in.below(IOVA_PAGES) << MachineMemory.PAGE_SHIFT;
@@ -403,6 +420,7 @@ class IommuFuzzTest {
             byte[] mem = new byte[(int) part[1]];
             f.memory.getBytes(part[2] + (part[0] & MachineMemory.PAGE_MASK), mem, 0, mem.length);
             byte[] expected = java.util.Arrays.copyOfRange(disk, done, done + mem.length);
+            f.maskDeviceWritesAfterTheTransfer(part[2], (int) (part[0] & MachineMemory.PAGE_MASK), expected, mem);
             assertArrayEquals(expected, mem, () -> "the DMA moved exact data between the disk and frame 0x" + Long.toHexString(part[2]));
             done += mem.length;
         }
