@@ -11,6 +11,7 @@ import org.hvbench.core.grant.GrantOps;
 import org.hvbench.core.hv.BlockProtocol;
 import org.hvbench.core.hv.Hypercall;
 import org.hvbench.core.mem.MachineMemory;
+import org.hvbench.core.mem.Translation;
 
 /**
  * Writes the committed seed inputs of the fuzz targets, each as the actions it means, in the
@@ -501,5 +502,22 @@ public final class FuzzSeeds {
         I.unmap(s, 21);
         I.unmap(s, 22);
         write(dir, "strict-dma-into-its-own-queue-and-aliased-pages", s);
+
+        // Deferred: a DMA across a page unmapped but still in the IOTLB, then a mapped page without the
+        // permission it needs. The IOMMU passes the stale page and faults on the next one, a later address
+        // than the model's first refused; the campaign of 2026-11-22 found the oracle refusing that
+        // (crash-e2f4d042). The pages are unmapped and flushed first: the fixture is shared across inputs.
+        s = new FuzzInput.Seed().u8(1);
+        I.unmap(s, 33);
+        I.unmap(s, 34);
+        s.u8(IommuFuzzTest.FLUSH);
+        I.map(s, 33, 6, Translation.PERMISSIONS);
+        I.map(s, 34, 7, Translation.WRITE);
+        I.dma(s, 33, 0, true, 1, 110);
+        I.unmap(s, 33);
+        I.dma(s, 33, 4, false, 8, 112);
+        I.unmap(s, 34);
+        s.u8(IommuFuzzTest.FLUSH);
+        write(dir, "deferred-stale-page-then-one-without-permission", s);
     }
 }
