@@ -519,5 +519,14 @@ public final class FuzzSeeds {
         I.unmap(s, 34);
         s.u8(IommuFuzzTest.FLUSH);
         write(dir, "deferred-stale-page-then-one-without-permission", s);
+
+        // Deferred: the owner unmaps its own submission queue's page, then DMAs at it. The queues are mapped
+        // again before the command (the device needs them), so the DMA goes through a fresh mapping, not a
+        // stale one; the campaign of 2026-11-22 found the oracle judging the page before the remap (crash-0b0cdc94).
+        s = new FuzzInput.Seed().u8(1);
+        s.u8(IommuFuzzTest.FLUSH);
+        s.u8(IommuFuzzTest.UNMAP).u8(IommuFuzzTest.IOVA_EDGE).u8(5);
+        s.u8(IommuFuzzTest.DMA).u8(IommuFuzzTest.DMA_RAW).i64(IommuFuzzTest.QUEUE_IOVA).u8(0).u8(0).u8(120);
+        write(dir, "deferred-dma-at-its-own-unmapped-queue", s);
     }
 }

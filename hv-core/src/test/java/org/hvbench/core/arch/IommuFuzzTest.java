@@ -330,6 +330,8 @@ class IommuFuzzTest {
     }
 
     private static void dma(Fixture f, FuzzInput in) {
+        // The queues first: if the owner unmapped them, they are mapped again now, before the model judges the pages.
+        f.ensureQueues();
         long iova;
         switch (in.below(DMAS)) {
             case DMA_MAPPED: {
