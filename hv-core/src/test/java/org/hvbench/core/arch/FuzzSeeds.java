@@ -315,6 +315,31 @@ public final class FuzzSeeds {
         s.u8(GrantFuzzTest.A_MAP).u8(0).u8(GrantFuzzTest.AT_RAW).i64(1L << 58 | (GrantFuzzTest.A_OPS + 1L) << MachineMemory.PAGE_SHIFT);
         s.u8(0).u8(1).u8(0).u8(0).u8(1).u8(GrantFuzzTest.DOM_PEER).u8(1);
         write(dir, "map-ops-above-the-address-space-on-a-warm-tlb", s);
+
+        // The finding crash-ba5e17f4: an unmap batch whose count (5) exceeds the operations written (4) also runs
+        // the fifth slot, which still holds an earlier unmap of a mapping made again since: that mapping goes too.
+        s = new FuzzInput.Seed();
+        G.map(s, 2, 0, 1);
+        s.u8(GrantFuzzTest.A_UNMAP).u8(0).u8(GrantFuzzTest.AT_OPS).u8(4).u8(0).u8(0).u8(1);
+        G.map(s, 2, 0, 1);
+        s.u8(GrantFuzzTest.A_UNMAP).u8(5).i32(5).u8(GrantFuzzTest.AT_OPS).u8(0);
+        for (int i = 0; i < 4; i++) {
+            s.u8(1).u8(7).u8(0).u8(7);
+        }
+        s.u8(1);
+        write(dir, "unmap-count-past-the-operations-written", s);
+
+        // The same for maps: the fifth slot holds an earlier map of the peer's grant, made again though never written.
+        s = new FuzzInput.Seed();
+        s.u8(GrantFuzzTest.A_MAP).u8(0).u8(GrantFuzzTest.AT_OPS).u8(4);
+        s.u8(0).u8(3).u8(0).u8(0).u8(1).u8(GrantFuzzTest.DOM_PEER).u8(1);
+        s.u8(GrantFuzzTest.A_UNMAP).u8(0).u8(GrantFuzzTest.AT_OPS).u8(0).u8(0).u8(0).u8(1);
+        s.u8(GrantFuzzTest.A_MAP).u8(5).i32(5).u8(GrantFuzzTest.AT_OPS).u8(0);
+        for (int i = 0; i < 4; i++) {
+            s.u8(3).i64(0).u8(0).u8(0).u8(1).u8(GrantFuzzTest.DOM_PEER);
+        }
+        s.u8(1);
+        write(dir, "map-count-past-the-operations-written", s);
     }
 
     // ------------------------------------------------------------------ RingFuzzTest
