@@ -340,6 +340,15 @@ public final class FuzzSeeds {
         }
         s.u8(1);
         write(dir, "map-count-past-the-operations-written", s);
+
+        // The peer grants its page 0 read-write to the attacker a second time (reference 5), then revokes
+        // reference 1 of the same page: the attacker may still write the page through reference 5.
+        s = new FuzzInput.Seed();
+        s.u8(GrantFuzzTest.P_GRANT).u8(4).u8(0).u8(0).u8(1);
+        s.u8(GrantFuzzTest.P_REVOKE).u8(0);
+        G.map(s, 0, 0, 5);
+        G.storeWindow(s, 0, 100, pattern(32, 9));
+        write(dir, "revoke-one-of-two-grants-of-a-page", s);
     }
 
     // ------------------------------------------------------------------ RingFuzzTest

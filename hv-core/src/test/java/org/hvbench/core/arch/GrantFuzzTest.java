@@ -247,12 +247,22 @@ class GrantFuzzTest {
             int r = pTable.revoke(ref);
             if (r == 0 && g.live) {
                 g.live = false;
-                if (g.domid == attacker.id() && !g.readonly) {
+                if (g.domid == attacker.id() && !g.readonly && !attackerMayStillWrite(g.gfn)) {
                     long mfn = peer.machineFrame(g.gfn);
                     revoked.put(mfn, frameSum(mfn));
                 }
             }
             return r;
+        }
+
+        /** True when another live grant gives the attacker the peer's page {@code gfn} read-write. */
+        boolean attackerMayStillWrite(long gfn) {
+            for (Grant other : pGrants) {
+                if (other.live && other.gfn == gfn && other.domid == attacker.id() && !other.readonly) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         int frameSum(long mfn) {
