@@ -349,6 +349,17 @@ public final class FuzzSeeds {
         G.map(s, 0, 0, 5);
         G.storeWindow(s, 0, 100, pattern(32, 9));
         write(dir, "revoke-one-of-two-grants-of-a-page", s);
+
+        // The finding crash-22038e90: an unmap whose status lies across two mapped window pages. The hypervisor
+        // unmaps (here the peer's reference 4 at window page 5), cannot write the status there and answers EFAULT:
+        // the attacker was not told, and the clean-up must still find the mapping gone.
+        s = new FuzzInput.Seed();
+        G.map(s, 0, 0, 1);
+        G.map(s, 1, 0, 1);
+        G.map(s, 5, 0, 4);
+        s.u8(GrantFuzzTest.A_UNMAP).u8(0).u8(GrantFuzzTest.AT_STRADDLE).u8(1).u8(GrantOps.UNMAP_STATUS).u8(0).u8(2).u8(1);
+        s.u8(GrantFuzzTest.RUN);
+        write(dir, "unmap-status-across-two-pages", s);
     }
 
     // ------------------------------------------------------------------ RingFuzzTest
