@@ -365,6 +365,11 @@ class GrantFuzzTest {
         return pins;
     }
 
+    /** How many slots past the {@code n} operations written a batch of {@code count} runs (the hypervisor takes up to MAX_BATCH). */
+    private static int pastTheWritten(int count, int n) {
+        return count > n && count <= GrantOps.MAX_BATCH ? count - n : 0;
+    }
+
     private static void attackerMaps(Fixture f, FuzzInput in) {
         int count = f.count(in);
         int n = Math.max(0, Math.min(count, MAX_OPS));
@@ -388,7 +393,7 @@ class GrantFuzzTest {
         }
         // A count above the operations written makes the hypervisor run what memory holds past them (earlier
         // batches' operations): marked unanswered like the others, and read back when one was made.
-        int past = count > n && count <= GrantOps.MAX_BATCH ? count - n : 0;
+        int past = pastTheWritten(count, n);
         boolean[] pastTrusted = new boolean[past];
         for (int j = 0; j < past; j++) {
             long opGpa = at + (long) (n + j) * GrantOps.MAP_BYTES;
@@ -469,7 +474,7 @@ class GrantFuzzTest {
             assertTrue(f.cpu.translate(f.attacker.space(), m.host, Translation.READ) < 0,
                 "the attacker still reaches 0x" + Long.toHexString(m.host) + " after its unmap");
         }
-        if (!all && count > n && count <= GrantOps.MAX_BATCH) {
+        if (pastTheWritten(count, n) > 0) {
             // The hypervisor also ran what memory held past the operations written (an earlier batch's, which
             // may name a live mapping): the attacker was not told of those in the model's terms.
             allTold = false;
