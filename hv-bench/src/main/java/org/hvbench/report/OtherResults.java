@@ -13,6 +13,10 @@ import java.util.Set;
  * Markdown table per benchmark method with its parameters, score ± 99.9% error, and, for a throughput
  * benchmark, each counter divided by the score (a counter per operation, e.g. modelled ns per
  * operation), and the allocation per operation.
+ *
+ * <p>A JMH {@code @Group} (RingBench's producer and consumer) is the exception: its score is the sum
+ * of its methods' calls, successful or not, so a counter per such "operation" means nothing. Its
+ * counters, and each method's calls, are shown as JMH measured them: per second ± 99.9% error.
  */
 final class OtherResults {
     private OtherResults() {
@@ -32,6 +36,7 @@ final class OtherResults {
             Set<String> params = new LinkedHashSet<>();
             Set<String> counters = new LinkedHashSet<>();
             boolean throughput = rows.stream().allMatch(r -> r.mode().equals("thrpt"));
+            boolean group = throughput && rows.stream().allMatch(OtherResults::isGroup);
             for (JmhResult r : rows) {
                 params.addAll(r.params().keySet());
                 for (String s : r.secondary().keySet()) {
@@ -44,7 +49,8 @@ final class OtherResults {
             b.append("### ").append(e.getKey()).append("\n\n|");
             params.forEach(p -> b.append(' ').append(p).append(" |"));
             b.append(" score ± 99.9% | unit |");
-            counters.forEach(c -> b.append(' ').append(c).append(" per op |"));
+            String per = group ? " per s ± 99.9% |" : " per op |";
+            counters.forEach(c -> b.append(' ').append(c).append(per));
             b.append(" alloc B/op |\n|");
             b.append("---|".repeat(params.size())).append("---:|---|").append("---:|".repeat(counters.size())).append("---:|\n");
             for (JmhResult r : rows) {
@@ -54,7 +60,8 @@ final class OtherResults {
                     .append(r.primary().unit()).append(" |");
                 for (String c : counters) {
                     JmhResult.Metric m = r.secondary(c);
-                    b.append(' ').append(m == null ? "" : perOp(m.score() / r.primary().score())).append(" |");
+                    String v = m == null ? "" : group ? score(m.score(), m.error()) : perOp(m.score() / r.primary().score());
+                    b.append(' ').append(v).append(" |");
                 }
                 JmhResult.Metric alloc = r.secondary("gc.alloc.rate.norm");
                 b.append(' ').append(alloc == null ? "" : String.format(Locale.ROOT, "%.3f", alloc.score())).append(" |\n");
@@ -62,6 +69,26 @@ final class OtherResults {
             b.append('\n');
         }
         return b.toString();
+    }
+
+    /**
+     * True for a JMH group: secondary results named after its methods (the group's name and a
+     * suffix, as {@code sharedRingFrontEnd} of {@code sharedRing}) whose rates add up to the score.
+     */
+    static boolean isGroup(JmhResult r) {
+        String method = r.simpleName().substring(r.simpleName().lastIndexOf('.') + 1);
+        double sum = 0;
+        int methods = 0;
+        for (Map.Entry<String, JmhResult.Metric> e : r.secondary().entrySet()) {
+            String name = e.getKey();
+            if (name.length() > method.length() && name.startsWith(method)
+                && Character.isUpperCase(name.charAt(method.length())) && e.getValue().unit().equals(r.primary().unit())) {
+                sum += e.getValue().score();
+                methods++;
+            }
+        }
+        double score = r.primary().score();
+        return methods >= 2 && Math.abs(sum - score) <= 1e-6 * Math.abs(score);
     }
 
     /** Small scores (ns/op) keep three decimals, large ones (ops/s) none. */

@@ -1,6 +1,7 @@
 package org.hvbench.report;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -103,5 +104,24 @@ class PlacementTableTest {
         assertTrue(md.contains("| hit | 4 | 4k | 7."), "a small score keeps its decimals: " + md);
         assertTrue(md.contains("modelledNs per op") && !md.contains("| ops per op"), "counters per operation: " + md);
         assertTrue(PlacementTable.markdown(PlacementTable.build(results)).contains("(no ArchitectureBench results)"));
+    }
+
+    @Test
+    void aGroupsCountersArePerSecondWithTheirErrorNotPerCall() throws Exception {
+        List<JmhResult> results = JmhResult.read(resource("ring-jdk17.json"));
+        String md = OtherResults.markdown(results);
+        JmhResult ring = results.stream().filter(r -> r.simpleName().equals("RingBench.sharedRing")).findFirst().orElseThrow();
+        assertTrue(OtherResults.isGroup(ring), "producer and consumer calls add up to the group's score");
+        JmhResult.Metric transfers = ring.secondary("transfers");
+        String rate = OtherResults.score(transfers.score(), transfers.error());
+        assertTrue(md.contains("| 16 | 112 | check | ") && md.contains(" | " + rate + " |"), "transfers per second ± error: " + md);
+        assertTrue(md.contains("transfers per s ± 99.9%") && !md.contains("transfers per op"), md);
+        JmhResult delivery = results.stream().filter(r -> r.simpleName().equals("EventChannelBench.deliver")).findFirst().orElseThrow();
+        assertFalse(OtherResults.isGroup(delivery), "one method, one thread");
+        JmhResult queue = results.stream().filter(r -> r.simpleName().equals("RingBench.spscArrayQueue")).findFirst().orElseThrow();
+        JmhResult notAGroup = new JmhResult(queue.benchmark(), queue.mode(), queue.params(),
+            new JmhResult.Metric(2 * queue.primary().score(), queue.primary().error(), queue.primary().unit()), queue.secondary(),
+            queue.jdkVersion(), queue.vmName(), queue.vmVersion(), queue.forks(), queue.iterations(), queue.source(), queue.jvm());
+        assertFalse(OtherResults.isGroup(notAGroup), "methods that do not add up to the score are counters, not a group");
     }
 }
