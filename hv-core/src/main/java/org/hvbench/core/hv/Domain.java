@@ -187,7 +187,9 @@ public final class Domain {
 
     /**
      * The CPU this domain's vCPU runs on, or {@code null} when it runs on whichever CPU is current
-     * (the uniprocessor of the inline executor). Set with {@link Hypervisor#runOn}.
+     * (the uniprocessor of the inline executor). Set with {@link Hypervisor#runOn}. On a machine
+     * whose CPUs are driven by threads of their own, every domain that takes virtual interrupts
+     * needs one: without it, its upcalls run on whichever CPU's thread delivers, two at once.
      */
     public Cpu vcpu() {
         return vcpu;
