@@ -43,11 +43,40 @@ jvm_id() {
   printf '%s-%s' "$(printf '%s' "$vendor" | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9.' '-' | sed 's/-*$//')" "$version"
 }
 
-# jmh_progress: filters JMH's output (stdin) down to its progress ("Run progress: x% complete,
-# ETA ...", each benchmark's name and parameters, the iterations) and errors and warnings.
+# jmh_progress: filters JMH's output (stdin) down to one line per benchmark and parameter set
+# ("[progress] benchmark 3 of 18: ArchitectureBench.io (depth = 1, placement = native), elapsed
+# 00:00:42, about 00:03:26 left"), the measured iterations, and errors and warnings. JMH says neither which
+# benchmark of how many nor the time elapsed: the count comes from its first "Run progress" step
+# (each fork of each benchmark is one step of the same length when the options are the same for all,
+# as in every profile) and from "# Fork: k of F"; until the second step it is unknown and not shown.
 jmh_progress() {
-  grep --line-buffered -E '^# (Run progress|Benchmark:|Parameters:)|^Iteration +[0-9]+:|ERROR|Exception|^\[WARN\]' \
-    | sed -u -e 's/^# Run progress: /[progress] /' -e 's/^# Benchmark: /[benchmark] /' -e 's/^# Parameters: /            /'
+  local start=$SECONDS line name="" params="" steps=0 step pct eta="" total="" forks i=0 of elapsed
+  while IFS= read -r line; do
+    case "$line" in
+      "# Benchmark: "*) name=${line#"# Benchmark: "}; name=${name#org.hvbench.bench.}; params="" ;;
+      "# Parameters: "*) params=${line#"# Parameters: "} ;;
+      "# Run progress: "*)
+        steps=$((steps + 1))
+        pct=${line#"# Run progress: "}; pct=${pct%%%*}
+        eta=${line##*ETA }
+        if [ -z "$total" ] && [ "$steps" -eq 2 ]; then
+          total=$(awk -v p="$pct" 'BEGIN { if (p > 0) printf "%d", 100 / p + 0.5 }')
+        fi ;;
+      "# Fork: "*)
+        step=${line#"# Fork: "}; forks=${step##* of }; step=${step%% of *}
+        # -f 0: "# Fork: N/A, test runs in the host VM"
+        case "$forks" in ''|*[!0-9]*) step=1; forks=1 ;; esac
+        if [ "$step" = 1 ]; then
+          i=$((i + 1))
+          of=""
+          [ -n "$total" ] && [ "$forks" -gt 0 ] && of=" of $(( (total + forks - 1) / forks ))"
+          elapsed=$((SECONDS - start))
+          printf '[progress] benchmark %d%s: %s%s, elapsed %02d:%02d:%02d, about %s left\n' "$i" "$of" "$name" \
+            "${params:+ $params}" $((elapsed / 3600)) $((elapsed / 60 % 60)) $((elapsed % 60)) "$eta"
+        fi ;;
+      "Iteration "*|*ERROR*|*Exception*|"[WARN]"*) printf '%s\n' "$line" ;;
+    esac
+  done
 }
 
 # A script's own JMH options (a profile's) give way to the user's: JMH refuses an option given
