@@ -69,7 +69,7 @@ jmh_progress() {
         if [ "$step" = 1 ]; then
           i=$((i + 1))
           of=""
-          [ -n "$total" ] && [ "$forks" -gt 0 ] && of=" of $(( (total + forks - 1) / forks ))"
+          [ -n "$total" ] && of=" of $(( (total + forks - 1) / forks ))"
           elapsed=$((SECONDS - start))
           printf '[progress] benchmark %d%s: %s%s, elapsed %02d:%02d:%02d, about %s left\n' "$i" "$of" "$name" \
             "${params:+ $params}" $((elapsed / 3600)) $((elapsed / 60 % 60)) $((elapsed % 60)) "$eta"

@@ -76,7 +76,7 @@ final class OtherResults {
      * suffix, as {@code sharedRingFrontEnd} of {@code sharedRing}) whose rates add up to the score.
      */
     static boolean isGroup(JmhResult r) {
-        String method = r.simpleName().substring(r.simpleName().lastIndexOf('.') + 1);
+        String method = r.benchmark().substring(r.benchmark().lastIndexOf('.') + 1);
         double sum = 0;
         int methods = 0;
         for (Map.Entry<String, JmhResult.Metric> e : r.secondary().entrySet()) {
