@@ -2,6 +2,7 @@ package org.hvbench.core.arch;
 
 import org.agrona.concurrent.Agent;
 import org.hvbench.core.Errno;
+import org.hvbench.core.cpu.CostPart;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.dev.Machine;
 import org.hvbench.core.dev.MachineConfig;
@@ -142,6 +143,15 @@ abstract class BasePlacement implements IoPath {
         long picos = machine.devicePicos();
         for (Cpu c : cpus) {
             picos += c.clock().picos();
+        }
+        return picos;
+    }
+
+    @Override
+    public long modelledPicos(CostPart part) {
+        long picos = machine.devicePicos(part);
+        for (Cpu c : cpus) {
+            picos += c.clock().picos(part);
         }
         return picos;
     }

@@ -1,6 +1,7 @@
 package org.hvbench.core.arch;
 
 import org.agrona.concurrent.Agent;
+import org.hvbench.core.cpu.CostPart;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.cpu.CrossingTrace;
 import org.hvbench.core.dev.Machine;
@@ -29,6 +30,12 @@ public interface IoPath extends AutoCloseable {
 
     /** Modelled time of all work so far (every CPU and the device), picoseconds. */
     long modelledPicos();
+
+    /**
+     * The part of {@link #modelledPicos} charged to {@code part}, picoseconds; the parts over every
+     * {@link CostPart} add up to it.
+     */
+    long modelledPicos(CostPart part);
 
     /**
      * Notifications sent between domains so far (event-channel sends); 0 for placements without

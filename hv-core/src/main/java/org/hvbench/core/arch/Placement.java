@@ -70,6 +70,25 @@ public enum Placement {
         return out;
     }
 
+    /**
+     * True when this placement cannot work without an IOMMU that translates: the guest's own driver
+     * programs the device (passthrough), or the device runs the guest's chain (PR/SM).
+     */
+    public boolean needsIommu() {
+        return this == PASSTHROUGH || this == PASSTHROUGH_POSTED || this == CHANNEL_PROGRAM_IOMMU;
+    }
+
+    /**
+     * The IOMMU setting of this placement's real system, what {@code iommu=system} means: {@code on}
+     * where the placement needs one, else {@code off}. Karger and Safford's figures 4 to 7 are systems
+     * without an I/O MMU (an OS on bare hardware, CP/67 and z/VM, Xen's driver domain and QEMU
+     * reaching the device with machine addresses); the placements that exist because of the IOMMU
+     * (Perez, van Doorn and Sailer on PR/SM and device assignment) have it.
+     */
+    public String systemIommu() {
+        return needsIommu() ? "on" : "off";
+    }
+
     /** @throws IllegalArgumentException naming the setting {@code placement} and the known names */
     public static Placement parse(String name) {
         String n = name == null ? "" : name.trim().toLowerCase(Locale.ROOT);
@@ -105,6 +124,9 @@ public enum Placement {
     public IoPath open(MachineConfig config, int depth, GrantMode grantMode, CpuLayout layout) {
         if (depth < 1 || depth > org.hvbench.core.guest.Aio.MAX_DEPTH) {
             throw new IllegalArgumentException("depth: " + depth + " is not allowed; use 1 to " + org.hvbench.core.guest.Aio.MAX_DEPTH);
+        }
+        if (MachineConfig.IOMMU_SYSTEM.equals(config.iommu())) {
+            config = config.copy().iommu(systemIommu());
         }
         // Queues and tables are sized in powers of two: the next one up from the depth.
         int capacity = depth == 1 ? 1 : Integer.highestOneBit(depth - 1) << 1;

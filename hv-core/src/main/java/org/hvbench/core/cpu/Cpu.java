@@ -59,6 +59,8 @@ public final class Cpu {
     private long walkLevels;
     private long faults;
     private long bytesCopied;
+    /** Where work other than crossings is charged while a subsystem runs ({@link #chargeWorkTo}); null: its own part. */
+    private CostPart workPart;
 
     public Cpu(int id, String name, MachineMemory memory, Tlb tlb, CostProfile profile, CrossingTrace trace) {
         this.id = id;
@@ -105,7 +107,7 @@ public final class Cpu {
         }
         Context from = current;
         trace.record(kind, from, to, what);
-        clock.advance(profile.crossingPicos(kind));
+        clock.advance(CostPart.of(kind), profile.crossingPicos(kind));
         enter(from, to);
         if (kind == Crossing.UPCALL && to == originator) {
             delivered = true;
@@ -122,14 +124,14 @@ public final class Cpu {
             return;
         }
         trace.record(Crossing.DEVICE_IRQ, device, handler, what);
-        clock.advance(profile.crossingPicos(Crossing.DEVICE_IRQ));
+        clock.advance(CostPart.DEVICE_IRQ, profile.crossingPicos(Crossing.DEVICE_IRQ));
         enter(current, handler);
     }
 
     /** Software starts the device; the CPU stays in the current context. */
     public void startDevice(Context device, String what) {
         trace.record(Crossing.DEVICE_START, current, device, what);
-        clock.advance(profile.crossingPicos(Crossing.DEVICE_START));
+        clock.advance(CostPart.DEVICE_START, profile.crossingPicos(Crossing.DEVICE_START));
     }
 
     /**
@@ -141,7 +143,7 @@ public final class Cpu {
             return;
         }
         trace.recordIdleSwitch();
-        clock.advance(profile.idleSwitchPicos());
+        clock.advance(CostPart.IDLE_SWITCH, profile.idleSwitchPicos());
         enter(current, to);
     }
 
@@ -153,9 +155,9 @@ public final class Cpu {
         AddressSpace space = to.space();
         if (space != null && space != currentSpace) {
             currentSpace = space;
-            clock.advance(profile.addressSpaceSwitchPicos());
+            clock.advance(CostPart.ADDRESS_SPACE_SWITCH, profile.addressSpaceSwitchPicos());
             if (!tlb.tagged()) {
-                clock.advance(profile.tlbFlushPicos());
+                clock.advance(CostPart.TLB_FLUSH, profile.tlbFlushPicos());
             }
             tlb.onAddressSpaceSwitch();
         }
@@ -178,15 +180,15 @@ public final class Cpu {
         if (t == Tlb.MISS) {
             t = PageWalker.walk(memory, space.table().rootMa(), space.table().levels(), va);
             walks++;
-            clock.advance(profile.tlbMissPicos());
+            charge(CostPart.TLB_MISS, profile.tlbMissPicos());
             if (t < 0) {
                 faults++;
-                clock.advance(profile.walkLevelPicos());
+                charge(CostPart.TLB_WALK, profile.walkLevelPicos());
                 return t;
             }
             int levels = PageWalker.levelsRead(space.table().levels(), Translation.pageShift(t));
             walkLevels += levels;
-            clock.advance(levels * profile.walkLevelPicos());
+            charge(CostPart.TLB_WALK, levels * profile.walkLevelPicos());
             tlb.insert(asid, va, t);
         }
         if (!Translation.allows(t, access)) {
@@ -236,13 +238,32 @@ public final class Cpu {
 
     /** Adds the modelled cost of a TLB flush this CPU was asked for (a shoot-down after an unmap). */
     public void chargeTlbFlush() {
-        clock.advance(profile.tlbFlushPicos());
+        charge(CostPart.TLB_FLUSH, profile.tlbFlushPicos());
     }
 
     /** Adds the modelled cost of a CPU copy of {@code bytes}. */
     public void chargeCopy(long bytes) {
         bytesCopied += bytes;
-        clock.advance(profile.copyPicos(bytes));
+        charge(CostPart.COPY, profile.copyPicos(bytes));
+    }
+
+    /**
+     * Charges the work this CPU does from now on (TLB misses and walks, flushes, copies; not the
+     * crossings) to {@code part} instead of its own cause, until called again: a subsystem such as the
+     * grant table brackets its hypercall with it so that its cost shows as one part. {@code null}
+     * restores the default.
+     *
+     * @return the part in force before, to restore
+     */
+    public CostPart chargeWorkTo(CostPart part) {
+        CostPart previous = workPart;
+        workPart = part;
+        return previous;
+    }
+
+    private void charge(CostPart part, long picos) {
+        CostPart p = workPart;
+        clock.advance(p == null ? part : p, picos);
     }
 
     /** Runs the handlers of every pending interrupt; returns how many ran. */
@@ -268,7 +289,7 @@ public final class Cpu {
         FLUSH_REQUESTED.setVolatile(this, 0);
         tlb.flushAll();
         remoteFlushes++;
-        clock.advance(profile.tlbFlushPicos());
+        charge(CostPart.TLB_FLUSH, profile.tlbFlushPicos());
     }
 
     /** True when this CPU has something to do: an interrupt pending or a flush requested. */

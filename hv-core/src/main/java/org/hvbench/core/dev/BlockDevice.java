@@ -8,6 +8,7 @@ import org.agrona.BufferUtil;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.hvbench.core.Errno;
+import org.hvbench.core.cpu.CostPart;
 import org.hvbench.core.cpu.CostProfile;
 import org.hvbench.core.cpu.IrqLine;
 import org.hvbench.core.cpu.VirtualClock;
@@ -341,7 +342,7 @@ public final class BlockDevice implements Agent {
             return r;
         }
         bytesMoved += count;
-        clock.advance(profile.copyPicos(count));
+        clock.advance(CostPart.DEVICE, profile.copyPicos(count));
         return 0;
     }
 
@@ -445,7 +446,7 @@ public final class BlockDevice implements Agent {
             offset += pageLength[p];
         }
         bytesMoved += total;
-        clock.advance(profile.copyPicos(total));
+        clock.advance(CostPart.DEVICE, profile.copyPicos(total));
         return (int) total;
     }
 

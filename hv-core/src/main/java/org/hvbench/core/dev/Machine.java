@@ -3,6 +3,7 @@ package org.hvbench.core.dev;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.hvbench.core.cpu.CostPart;
 import org.hvbench.core.cpu.CostProfile;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.cpu.CrossingTrace;
@@ -31,6 +32,10 @@ public final class Machine implements AutoCloseable {
     private int nextAsid = 1;
 
     public Machine(MachineConfig config) {
+        if (MachineConfig.IOMMU_SYSTEM.equals(config.iommu())) {
+            throw new IllegalArgumentException("iommu: 'system' is chosen by a placement when it opens; a machine built"
+                + " on its own needs on, off or exclusion");
+        }
         this.config = config;
         this.profile = CostProfile.load(config.costProfile());
         this.memory = new MachineMemory(config.memoryBytes());
@@ -65,6 +70,11 @@ public final class Machine implements AutoCloseable {
     /** Modelled time of the device and the IOMMU, picoseconds. */
     public long devicePicos() {
         return device.clock().picos() + iommu.clock().picos();
+    }
+
+    /** The part of {@link #devicePicos} charged to {@code part}. */
+    public long devicePicos(CostPart part) {
+        return device.clock().picos(part) + iommu.clock().picos(part);
     }
 
     /** The CPUs made so far, by id. */

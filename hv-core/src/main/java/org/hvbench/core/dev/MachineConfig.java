@@ -23,7 +23,9 @@ import org.hvbench.core.mem.PageTable;
  * <tr><td>diskFile</td><td>none (RAM disk)</td><td>a file path: the disk is that file</td></tr>
  * <tr><td>queueEntries</td><td>64</td><td>power of two, 1 to 4096</td></tr>
  * <tr><td>iommu</td><td>on</td><td>on (translate every DMA), off (identity: no protection),
- *     exclusion (a bitmap of frames no device may touch, no translation)</td></tr>
+ *     exclusion (a bitmap of frames no device may touch, no translation), system (what the
+ *     placement's real system has: off for native, the in-hypervisor drivers, the I/O partition, the
+ *     emulator and channel-program; on for passthrough, passthrough-posted, channel-program-iommu)</td></tr>
  * <tr><td>iommuInvalidation</td><td>strict</td><td>strict, deferred</td></tr>
  * <tr><td>iommuBatch</td><td>256</td><td>deferred unmaps per flush, 1 to 65536</td></tr>
  * <tr><td>iotlbSets, iotlbWays</td><td>16 x 4</td><td>as the TLB</td></tr>
@@ -51,6 +53,28 @@ public final class MachineConfig {
 
     public static MachineConfig defaults() {
         return new MachineConfig();
+    }
+
+    /** An independent copy: changing one leaves the other as it was. */
+    public MachineConfig copy() {
+        MachineConfig c = new MachineConfig();
+        c.memoryBytes = memoryBytes;
+        c.pageTableLevels = pageTableLevels;
+        c.tlbSets = tlbSets;
+        c.tlbWays = tlbWays;
+        c.tlbTagged = tlbTagged;
+        c.costProfile = costProfile;
+        c.diskBytes = diskBytes;
+        c.diskFile = diskFile;
+        c.queueEntries = queueEntries;
+        c.traceCapacity = traceCapacity;
+        c.iommu = iommu;
+        c.iommuInvalidation = iommuInvalidation;
+        c.iommuBatch = iommuBatch;
+        c.iotlbSets = iotlbSets;
+        c.iotlbWays = iotlbWays;
+        c.events = events;
+        return c;
     }
 
     public MachineConfig memory(long bytes) {
@@ -116,10 +140,17 @@ public final class MachineConfig {
         return this;
     }
 
+    /**
+     * {@code system}: the IOMMU the placement's real system has, chosen when the placement is opened
+     * ({@code Placement.systemIommu}).
+     */
+    public static final String IOMMU_SYSTEM = "system";
+
     /** @throws IllegalArgumentException naming {@code iommu} and its values */
     public MachineConfig iommu(String mode) {
-        if (!"on".equals(mode) && !"off".equals(mode) && !"exclusion".equals(mode)) {
-            throw new IllegalArgumentException("iommu: '" + mode + "' is unknown; use on, off or exclusion");
+        if (!"on".equals(mode) && !"off".equals(mode) && !"exclusion".equals(mode) && !IOMMU_SYSTEM.equals(mode)) {
+            throw new IllegalArgumentException("iommu: '" + mode + "' is unknown; use system (what the placement's real"
+                + " system has), on, off or exclusion");
         }
         this.iommu = mode;
         return this;
@@ -164,7 +195,7 @@ public final class MachineConfig {
         return "fifo".equals(events);
     }
 
-    /** on, off or exclusion. */
+    /** on, off, exclusion, or system until a placement resolves it. */
     public String iommu() {
         return iommu;
     }

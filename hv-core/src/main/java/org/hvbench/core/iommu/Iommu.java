@@ -11,6 +11,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
 import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 import org.hvbench.core.Errno;
+import org.hvbench.core.cpu.CostPart;
 import org.hvbench.core.cpu.CostProfile;
 import org.hvbench.core.cpu.VirtualClock;
 import org.hvbench.core.mem.MachineMemory;
@@ -240,12 +241,12 @@ public final class Iommu implements DmaTranslation, MessageHandler {
         long translation = iotlb.lookup(t, iova);
         if (translation == Tlb.MISS) {
             translation = PageWalker.walk(memory, root[device], levels[device], iova);
-            clock.advance(profile.iotlbMissPicos());
+            clock.advance(CostPart.IOTLB_MISS, profile.iotlbMissPicos());
             if (translation < 0) {
-                clock.advance(profile.walkLevelPicos());
+                clock.advance(CostPart.IOTLB_WALK, profile.walkLevelPicos());
                 return fault(device, iova, access);
             }
-            clock.advance(PageWalker.levelsRead(levels[device], Translation.pageShift(translation)) * profile.walkLevelPicos());
+            clock.advance(CostPart.IOTLB_WALK, PageWalker.levelsRead(levels[device], Translation.pageShift(translation)) * profile.walkLevelPicos());
             iotlb.insert(t, iova, translation);
         } else if (pendingSlots > 0 && pendingSet.containsKey(key(t, iova))) {
             // An IOTLB hit on a page unmapped but not yet invalidated: the deferred mode's window.
@@ -313,7 +314,7 @@ public final class Iommu implements DmaTranslation, MessageHandler {
         }
         iotlb.flushPage(contextTag, iova);
         invalidations++;
-        clock.advance(profile.iotlbInvalidatePicos());
+        clock.advance(CostPart.IOTLB_INVALIDATE, profile.iotlbInvalidatePicos());
         forget(key(contextTag, iova));
     }
 
@@ -356,7 +357,7 @@ public final class Iommu implements DmaTranslation, MessageHandler {
             }
         }
         batches++;
-        clock.advance(profile.iotlbInvalidatePicos());
+        clock.advance(CostPart.IOTLB_INVALIDATE, profile.iotlbInvalidatePicos());
         pendingSlots = 0;
         pendingSet.clear();
         staleSinceFlush = 0;
