@@ -4,17 +4,21 @@
 #   scripts/bench.sh [quick|paper|split|iommu|threaded|ring|full] [JMH options...]
 #
 # Profiles (time on 2 cores):
-#   quick  about two minutes: every placement; 4 KiB read; depth 1; persistent grants; the raw copy;
+#   quick  about two minutes: every placement; 4 KiB read; depth 1; persistent grants; each placement's
+#          own IOMMU (iommu=system); the raw copy;
 #          1 fork, 3 x 1 s warm-up, 5 x 1 s measurement. A first look, not for quoting.
-#   paper  about 10 min (the default): every placement at 4 KiB read, depth 1 and 32, untagged TLB,
-#          persistent grants, IOMMU on (strict), with the raw copy; 2 forks, 3 x 1 s warm-up,
-#          5 x 2 s measurement; -prof gc.
+#   paper  about 12 min (the default), two JMH runs in one result: (1) every placement at 4 KiB read,
+#          depth 1 and 32, untagged TLB, persistent grants, each with the IOMMU its real system has
+#          (iommu=system: off for native, so "x native" divides by an OS on bare hardware), with the
+#          raw copy; (2) native with the IOMMU on, strict and deferred ("native + IOMMU strict",
+#          "native + IOMMU deferred": the price of DMA protection); 2 forks, 3 x 1 s warm-up,
+#          5 x 2 s measurement; -prof gc. The table splits each modelled ns into its causes.
 #   split  about 25 min: io-partition and dom0-emulator in every grant mode (map, copy, persistent)
 #          at 4 KiB read, depth 1 and 32, with native and the raw copy beside them; GrantBench;
 #          EventChannelBench; 2 forks; -prof gc.
 #   iommu  about 45 min, three JMH runs in one result: (1) native, hypervisor-trap, both passthrough
 #          placements and both channel programs at 4 KiB read, depth (= chain length) 1, 8, 32;
-#          (2) native at 4 KiB and 64 KiB, depth 1 and 32, with the IOMMU off, as an exclusion
+#          (2) native at 4 KiB and 64 KiB, depth 1, 8 and 32, with the IOMMU off, as an exclusion
 #          vector, and on with strict and with deferred invalidation; (3) IommuBench. 2 forks; -prof gc.
 #   threaded  about 15 min, two JMH runs in one result: every placement at 4 KiB read, depth 1 and
 #          32, under the inline executor and under the threaded one with each idle strategy (spin,
@@ -54,23 +58,26 @@ case "$profile" in
   quick)
     opts=(-f 1 -wi 3 -w 1s -i 5 -r 1s)
     select_1=("ArchitectureBench|RawCopyBench" -p operation=read -p size=4096 -p depth=1 -p tlbTagged=false
-              -p costProfile=current-x86 -p grantMode=persistent -p iommu=on -p iommuInvalidation=strict) ;;
+              -p costProfile=current-x86 -p grantMode=persistent -p iommu=system -p iommuInvalidation=strict) ;;
   paper)
+    runs=2
     opts=(-f 2 -wi 3 -w 1s -i 5 -r 2s -prof gc)
     select_1=("ArchitectureBench|RawCopyBench" -p operation=read -p size=4096 -p depth=1,32 -p tlbTagged=false
-              -p costProfile=current-x86 -p grantMode=persistent -p iommu=on -p iommuInvalidation=strict) ;;
+              -p costProfile=current-x86 -p grantMode=persistent -p iommu=system -p iommuInvalidation=strict)
+    select_2=("ArchitectureBench.io" -p placement=native -p operation=read -p size=4096 -p depth=1,32 -p tlbTagged=false
+              -p costProfile=current-x86 -p grantMode=persistent -p iommu=on -p iommuInvalidation=strict,deferred) ;;
   split)
     opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
     select_1=("ArchitectureBench|RawCopyBench|GrantBench|EventChannelBench" -p placement=native,io-partition,dom0-emulator
               -p grantMode=map,copy,persistent -p operation=read -p size=4096 -p depth=1,32 -p tlbTagged=false
-              -p costProfile=current-x86 -p payload=512,4096,65536 -p guests=1,16 -p iommu=on -p iommuInvalidation=strict) ;;
+              -p costProfile=current-x86 -p payload=512,4096,65536 -p guests=1,16 -p iommu=system -p iommuInvalidation=strict) ;;
   iommu)
     runs=3
     opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
     select_1=("ArchitectureBench.io" -p placement=native,hypervisor-trap,passthrough,passthrough-posted,channel-program,channel-program-iommu
               -p operation=read -p size=4096 -p depth=1,8,32 -p tlbTagged=false -p costProfile=current-x86
               -p grantMode=persistent -p iommu=on -p iommuInvalidation=strict)
-    select_2=("ArchitectureBench.io" -p placement=native -p operation=read -p size=4096,65536 -p depth=1,32
+    select_2=("ArchitectureBench.io" -p placement=native -p operation=read -p size=4096,65536 -p depth=1,8,32
               -p tlbTagged=false -p costProfile=current-x86 -p grantMode=persistent -p iommu=off,exclusion,on
               -p iommuInvalidation=strict,deferred)
     select_3=("IommuBench") ;;
@@ -78,9 +85,9 @@ case "$profile" in
     runs=2
     opts=(-f 2 -wi 2 -w 1s -i 3 -r 1s -prof gc)
     select_1=("ArchitectureBench.io" -p executor=inline -p idle=backoff -p operation=read -p size=4096 -p depth=1,32
-              -p tlbTagged=false -p costProfile=current-x86 -p grantMode=persistent -p iommu=on -p iommuInvalidation=strict)
+              -p tlbTagged=false -p costProfile=current-x86 -p grantMode=persistent -p iommu=system -p iommuInvalidation=strict)
     select_2=("ArchitectureBench.io" -p executor=threaded -p idle=spin,backoff,park -p operation=read -p size=4096
-              -p depth=1,32 -p tlbTagged=false -p costProfile=current-x86 -p grantMode=persistent -p iommu=on
+              -p depth=1,32 -p tlbTagged=false -p costProfile=current-x86 -p grantMode=persistent -p iommu=system
               -p iommuInvalidation=strict) ;;
   ring)
     opts=(-f 2 -wi 3 -w 1s -i 5 -r 2s -prof gc)

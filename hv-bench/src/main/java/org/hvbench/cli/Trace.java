@@ -29,7 +29,8 @@ import org.hvbench.core.guest.App;
  *
  * <pre>
  * scripts/trace.sh PLACEMENT|all [--depth N] [--format text|json|svg] [--operation read|write]
- *                                [--size BYTES] [--cost-profile NAME] [--tlb-tagged] [--out DIR]
+ *                                [--size BYTES] [--cost-profile NAME] [--tlb-tagged] [--iommu MODE]
+ *                                [--out DIR]
  * </pre>
  *
  * With {@code --out} each placement's trace goes to {@code DIR/<placement>-depth<N>.<format>}
@@ -50,6 +51,7 @@ public final class Trace {
         "  --size BYTES         bytes per I/O, whole 512-byte sectors up to " + Aio.MAX_IO_BYTES + " (default 4096)",
         "  --cost-profile NAME  none, paper-era, current-x86 (default), or a .properties file",
         "  --tlb-tagged         TLB entries survive address-space switches (default: untagged)",
+        "  --iommu MODE         system (default: the IOMMU the placement's real system has), on, off, exclusion",
         "  --out DIR            write DIR/<placement>-depth<N>.<format> instead of standard output");
 
     private Trace() {
@@ -169,7 +171,8 @@ public final class Trace {
 
     static Result trace(Options o) {
         Placement placement = Placement.parse(o.placement);
-        MachineConfig config = MachineConfig.defaults().memory(64L << 20).costProfile(o.costProfile).tlbTagged(o.tlbTagged);
+        MachineConfig config = MachineConfig.defaults().memory(64L << 20).costProfile(o.costProfile).tlbTagged(o.tlbTagged)
+            .iommu(o.iommu);
         try (IoPath path = placement.open(config, o.depth)) {
             App app = path.app();
             int opcode = "write".equals(o.operation) ? Aio.PWRITE : Aio.PREAD;
@@ -209,6 +212,7 @@ public final class Trace {
         int size = 4096;
         String costProfile = "current-x86";
         boolean tlbTagged;
+        String iommu = MachineConfig.IOMMU_SYSTEM;
         boolean help;
         Path out;
 
@@ -241,6 +245,9 @@ public final class Trace {
                         break;
                     case "--tlb-tagged":
                         o.tlbTagged = true;
+                        break;
+                    case "--iommu":
+                        o.iommu = oneOf(a, value(args, ++i, a), MachineConfig.IOMMU_SYSTEM, "on", "off", "exclusion");
                         break;
                     case "--out":
                         o.out = Path.of(value(args, ++i, a));

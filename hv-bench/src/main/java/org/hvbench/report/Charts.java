@@ -138,6 +138,34 @@ final class Charts {
         save(chart, png);
     }
 
+    /**
+     * Where each row's modelled ns per I/O go: one stacked bar per placement, one colour per coarse
+     * part of the split ({@link PlacementTable.SplitColumn}); the bar's height is the modelled total.
+     */
+    static void costSplit(PlacementTable.Group g, String title, String setting, Path png) throws IOException {
+        List<String> placements = new ArrayList<>();
+        for (PlacementTable.Row r : g.rows()) {
+            if (!r.split().isEmpty()) {
+                placements.add(r.placement());
+            }
+        }
+        CategoryChart chart = new CategoryChartBuilder().width(WIDTH).height(HEIGHT).title(title)
+            .xAxisTitle("placement (" + setting + ", depth " + g.depth() + ")").yAxisTitle("modelled ns per I/O").build();
+        style(chart);
+        chart.getStyler().setStacked(true);
+        chart.getStyler().setYAxisDecimalPattern("#,###");
+        int colour = 0;
+        for (PlacementTable.SplitColumn c : PlacementTable.SplitColumn.values()) {
+            List<Double> ns = new ArrayList<>();
+            for (String p : placements) {
+                ns.add(finite(g.row(p).splitNs(c.parts)));
+            }
+            CategorySeries series = chart.addSeries(c.title, placements, ns);
+            series.setFillColor(COLOURS[colour++ % COLOURS.length]);
+        }
+        save(chart, png);
+    }
+
     /** The placements of the groups, in {@link Placement}'s order. */
     private static List<String> placements(List<PlacementTable.Group> groups) {
         Set<String> names = new LinkedHashSet<>();

@@ -284,6 +284,15 @@ final class MarkdownReport {
         Charts.timeOverNative(main.get(0), "Time per I/O over native's: paper, modelled, measured; " + who, setting, ratio);
         drawn.add(ratio);
         b.append(image(dir, ratio, "time per I/O over native's: paper, modelled and measured")).append('\n');
+        for (PlacementTable.Group g : main) {
+            if (g.rows().stream().allMatch(r -> r.split().isEmpty())) {
+                continue;
+            }
+            Path split = charts.resolve(name + "-cost-split-depth" + g.depth() + ".png");
+            Charts.costSplit(g, "Where the modelled ns per I/O go, depth " + g.depth() + "; " + who, setting, split);
+            drawn.add(split);
+            b.append('\n').append(image(dir, split, "modelled ns per I/O by cause, depth " + g.depth())).append('\n');
+        }
     }
 
     /** Crossings per I/O: a row per placement, a column per depth (the groups' order), beside the paper's count. */

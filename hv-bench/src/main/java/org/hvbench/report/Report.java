@@ -12,8 +12,10 @@ import java.util.List;
  * Command line of the report tools.
  *
  * <pre>
- * table FILE.json...   the placement table of ArchitectureBench results, then a table per other
- *                      benchmark (Markdown on standard output)
+ * table [--format markdown|json] FILE.json...
+ *                      the placement table of ArchitectureBench results, then a table per other
+ *                      benchmark (Markdown on standard output); with --format json, the placement
+ *                      table alone as JSON, every row with its modelled ns per I/O by cost part
  * markdown --out REPORT.md [--charts DIR] RESULTS_DIR_OR_FILE.json...
  *                      results/REPORT.md: per JVM folder, the newest file of each profile, with
  *                      charts (see {@link MarkdownReport})
@@ -38,14 +40,24 @@ public final class Report {
         if (args.length > 0 && args[0].equals("compare")) {
             return JvmComparison.command(Arrays.copyOfRange(args, 1, args.length), out, err);
         }
-        if (args.length < 2 || !args[0].equals("table")) {
-            err.println("usage: Report table FILE.json...");
+        String format = "markdown";
+        int first = 1;
+        if (args.length > 2 && args[0].equals("table") && args[1].equals("--format")) {
+            format = args[2];
+            first = 3;
+            if (!format.equals("markdown") && !format.equals("json")) {
+                err.println("report: --format '" + format + "' is unknown; use markdown or json");
+                return 2;
+            }
+        }
+        if (args.length <= first || !args[0].equals("table")) {
+            err.println("usage: Report table [--format markdown|json] FILE.json...");
             err.println("       Report markdown --out REPORT.md [--charts DIR] RESULTS_DIR_OR_FILE.json...");
             err.println("       " + JvmComparison.USAGE.substring("usage: ".length()));
             return 2;
         }
         List<JmhResult> results = new ArrayList<>();
-        for (int i = 1; i < args.length; i++) {
+        for (int i = first; i < args.length; i++) {
             Path file = Path.of(args[i]);
             if (!Files.isReadable(file)) {
                 err.println("report: cannot read " + file);
@@ -57,6 +69,10 @@ public final class Report {
                 err.println("report: " + e.getMessage());
                 return 1;
             }
+        }
+        if (format.equals("json")) {
+            out.print(PlacementTable.json(PlacementTable.build(results)));
+            return 0;
         }
         out.print(PlacementTable.markdown(PlacementTable.build(results)));
         out.print(ExecutorTable.markdown(ExecutorTable.build(results)));

@@ -98,9 +98,9 @@ class MarkdownReportTest {
         PlacementTable.Group g = PlacementTable.build(paper).get(0);
         double ratio = g.row("native").ios() / g.row("hypervisor-pv").ios();
         assertEquals(3.70, ratio, 0.005);
-        assertTrue(md.contains("| hypervisor-pv | 8.00 | 8 | 0.00 | 507,607 ± 164,825 | 3.70 ± 1.44 | 10.0 |  | 4014 | 0.008 |"), md);
-        assertTrue(md.contains("| dom0-emulator | 16.00 | 16 | 2.00 |"), md);
-        assertTrue(md.contains("| native | 5.00 | 5 | 0.00 | 1,880,021 ± 398,919 | 1.00 ± 0.00 |"), md);
+        assertTrue(md.contains("| hypervisor-pv | on (strict) | 8.00 | 8 | 0.00 | 507,607 ± 164,825 | 3.70 ± 1.44 | 10.0 |  | 4014 | 0.008 |"), md);
+        assertTrue(md.contains("| dom0-emulator | on (strict) | 16.00 | 16 | 2.00 |"), md);
+        assertTrue(md.contains("| native | on (strict) | 5.00 | 5 | 0.00 | 1,880,021 ± 398,919 | 1.00 ± 0.00 |"), md);
         // The machine comes from the file beside the results, the JVM from the JMH JSON.
         assertTrue(md.contains("Machine: AMD EPYC, 2 logical CPUs (2 cores), 23.5 GiB memory, Linux"), md);
         assertTrue(md.contains("| JVM | OpenJDK 64-Bit Server VM 17.0.15+6-Debian-1deb12u1 (JDK 17.0.15) |"), md);
@@ -146,8 +146,8 @@ class MarkdownReportTest {
         Files.delete(results.resolve(JVM).resolve("iommu-20261122T064216Z.json"));
 
         String md = markdown(results);
-        assertTrue(md.contains("| hypervisor-pv | 8.00 | 8 | 0.00 | 507,607 ± 164,825 |  | 10.0 |"), "an empty ratio: " + md);
-        assertTrue(md.contains("| raw copy (floor) | 0 | | | 8,474,411 ± 1,587,831 |  | 0 |"), md);
+        assertTrue(md.contains("| hypervisor-pv | on (strict) | 8.00 | 8 | 0.00 | 507,607 ± 164,825 |  | 10.0 |"), "an empty ratio: " + md);
+        assertTrue(md.contains("| raw copy (floor) | | 0 | | | 8,474,411 ± 1,587,831 |  | 0 |"), md);
         assertTrue(md.contains("| dom0 emulation against bare hardware | about 3× the context switches | Karger & Safford 2008,"
             + " section 4.2 | not measured |"), md);
         assertTrue(Files.size(results.resolve("charts").resolve(JVM + "-paper-time-over-native.png")) > 0);
@@ -211,7 +211,7 @@ class MarkdownReportTest {
         Files.writeString(results.resolve(JVM).resolve("paper-20261122T035930Z.machine.json"), "not json");
         String md = markdown(results);
         assertTrue(md.contains("Machine: (machine file unreadable:"), md);
-        assertTrue(md.contains("| hypervisor-pv | 8.00 | 8 |"), md);
+        assertTrue(md.contains("| hypervisor-pv | on (strict) | 8.00 | 8 |"), md);
     }
 
     @Test
@@ -247,6 +247,6 @@ class MarkdownReportTest {
     void tableHeadingsNestUnderTheReportsOwn() {
         assertEquals("#### a\n| x |\n##### b", MarkdownReport.demote("## a\n| x |\n### b", 2));
         assertEquals("IOMMU off (invalidation deferred, unused)", "IOMMU " + PlacementTable.iommu(new PlacementTable.Group("read", 4096, 1, "false", "none", "persistent", "off", "deferred",
-                "inline", "", List.of(), null)));
+                "inline", "", List.of(), null, true)));
     }
 }

@@ -66,7 +66,7 @@ class PlacementTableTest {
         assertTrue(Double.isNaN(g.row("hypervisor-pv").costVsNative()));
         assertNull(g.rawCopy());
         assertTrue(Double.isNaN(g.nativeOverRawCopy()));
-        assertTrue(PlacementTable.markdown(List.of(g)).contains("| hypervisor-pv | 8.00 | 8 |  |"));
+        assertTrue(PlacementTable.markdown(List.of(g)).contains("| hypervisor-pv | on (strict) | 8.00 | 8 |  |"));
     }
 
     @Test
@@ -123,5 +123,84 @@ class PlacementTableTest {
             new JmhResult.Metric(2 * queue.primary().score(), queue.primary().error(), queue.primary().unit()), queue.secondary(),
             queue.jdkVersion(), queue.vmName(), queue.vmVersion(), queue.forks(), queue.iterations(), queue.source(), queue.jvm());
         assertFalse(OtherResults.isGroup(notAGroup), "methods that do not add up to the score are counters, not a group");
+    }
+
+    /**
+     * A paper run (placements with their systems' IOMMU, then native with the IOMMU on): every ratio
+     * divides by bare native, and native with the IOMMU on becomes two rows of the same table.
+     */
+    @Test
+    void timesNativeDividesByBareNativeAndNativeWithAnIommuIsARow() throws Exception {
+        List<PlacementTable.Group> groups = PlacementTable.build(JmhResult.read(resource("paper-system-smoke-jdk17.json")));
+        assertEquals(2, groups.size(), "one table per depth: the native + IOMMU runs join them");
+        for (PlacementTable.Group g : groups) {
+            assertTrue(g.bareNative());
+            assertEquals("system", g.iommu());
+            assertEquals(List.of("native", "native + IOMMU strict", "native + IOMMU deferred", "io-partition", "dom0-emulator",
+                "passthrough"), g.rows().stream().map(PlacementTable.Row::placement).toList());
+            PlacementTable.Row bare = g.row("native");
+            assertEquals("off", bare.iommuUsed());
+            assertEquals(1.0, bare.costVsNative(), 0);
+            assertEquals("on (static p2m)", g.row("passthrough").iommuUsed());
+            PlacementTable.Row strict = g.row("native + IOMMU strict");
+            assertEquals("on (strict)", strict.iommuUsed());
+            assertEquals(bare.ios() / strict.ios(), strict.costVsNative(), 1e-9, "divided by bare native");
+            assertEquals(bare.ios() / g.row("dom0-emulator").ios(), g.row("dom0-emulator").costVsNative(), 1e-9);
+            assertTrue(strict.modelledNsPerIo() > g.row("native + IOMMU deferred").modelledNsPerIo());
+            assertTrue(g.row("native + IOMMU deferred").modelledNsPerIo() > bare.modelledNsPerIo());
+        }
+        String md = PlacementTable.markdown(groups);
+        assertTrue(md.contains("divides by native on bare hardware (IOMMU off) of the same run"), md);
+        assertTrue(md.contains("passthrough models cheaper than native + IOMMU strict"), md);
+        assertTrue(md.contains("Willmann"), md);
+    }
+
+    /** A run with no bare native says so, and its ratios divide by the group's own native. */
+    @Test
+    void aRunWithoutBareNativeSaysWhatItDividesBy() throws Exception {
+        PlacementTable.Group g = PlacementTable.build(JmhResult.read(resource("quick-jdk17.json"))).get(0);
+        assertFalse(g.bareNative());
+        assertEquals(1.0, g.row("native").costVsNative(), 0);
+        String md = PlacementTable.markdown(List.of(g));
+        assertTrue(md.contains("This run has no native on bare hardware"), md);
+        assertFalse(md.contains("Where the modelled ns per I/O go"), "a run before the split has no split table");
+    }
+
+    /** The cost split: every part per I/O, adding up to the modelled total JMH counted beside it. */
+    @Test
+    void theCostSplitAddsUpToTheModelledTotal() throws Exception {
+        for (PlacementTable.Group g : PlacementTable.build(JmhResult.read(resource("paper-system-smoke-jdk17.json")))) {
+            for (PlacementTable.Row r : g.rows()) {
+                assertEquals(org.hvbench.core.cpu.CostPart.COUNT, r.split().size(), r.placement());
+                double sum = r.split().values().stream().mapToDouble(Double::doubleValue).sum();
+                assertEquals(r.modelledNsPerIo(), sum, 1e-6 * r.modelledNsPerIo(), r.placement() + " at depth " + g.depth());
+                double coarse = 0;
+                for (PlacementTable.SplitColumn c : PlacementTable.SplitColumn.values()) {
+                    coarse += r.splitNs(c.parts);
+                }
+                assertEquals(sum, coarse, 1e-6 * sum, "the table's columns cover every part once");
+            }
+            assertEquals(0, g.row("native").splitNs(org.hvbench.core.cpu.CostPart.IOTLB_INVALIDATE), 0, "bare native has no IOMMU");
+            assertTrue(g.row("native + IOMMU strict").splitNs(org.hvbench.core.cpu.CostPart.IOTLB_INVALIDATE) > 0);
+            assertTrue(g.row("io-partition").splitNs(org.hvbench.core.cpu.CostPart.COPY) > 0, "persistent grants copy");
+        }
+    }
+
+    /** {@code Report table --format json}: the groups with every row and its split, read back by Jackson. */
+    @Test
+    void theJsonFormatCarriesTheSplit() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = Report.run(new String[] {"table", "--format", "json", resource("paper-system-smoke-jdk17.json").toString()},
+            new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertEquals(0, status, err.toString(StandardCharsets.UTF_8));
+        com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.toByteArray());
+        assertEquals(2, root.size());
+        com.fasterxml.jackson.databind.JsonNode row = root.get(0).get("rows").get(0);
+        assertEquals("native", row.get("placement").asText());
+        assertTrue(row.get("split").has("crossing.SYSCALL"), row.toString());
+        assertTrue(row.get("split").get("device").asDouble() > 0, row.toString());
+        assertEquals(2, Report.run(new String[] {"table", "--format", "xml", "x.json"}, new PrintStream(out), new PrintStream(err)));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("--format 'xml' is unknown; use markdown or json"));
     }
 }
