@@ -174,6 +174,22 @@ public class ArchitectureBench {
         return app.completed();
     }
 
+    /**
+     * Once per iteration: no I/O failed, and the last batch's I/Os each moved all their bytes. (The
+     * bytes themselves are checked against the disk by DataIntegrityTest for every placement.)
+     */
+    @TearDown(Level.Iteration)
+    public void check() {
+        if (app.errors() != 0) {
+            throw new IllegalStateException(placement + ": " + app.errors() + " I/Os failed during the iteration");
+        }
+        for (int i = 0; i < depth; i++) {
+            if (app.result(i) != size) {
+                throw new IllegalStateException(placement + ": I/O " + i + " returned " + app.result(i) + ", not " + size);
+            }
+        }
+    }
+
     /** TLB misses of every CPU (plain reads of other threads' counters: exact when they are quiet). */
     private long tlbMisses() {
         long n = 0;

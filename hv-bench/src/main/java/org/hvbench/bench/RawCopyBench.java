@@ -46,6 +46,10 @@ public class RawCopyBench {
     private boolean read;
     private long[] pageMa;
     private int pagesPerIo;
+    /** The statuses of every copy of the iteration, or-ed: 0 when all succeeded. */
+    private int failures;
+    private byte[] expected;
+    private byte[] actual;
 
     @Setup(Level.Trial)
     public void boot() {
@@ -55,8 +59,33 @@ public class RawCopyBench {
         FrameAllocator frames = new FrameAllocator(memory);
         pagesPerIo = (int) (BenchConfig.roundToPage(size) >>> MachineMemory.PAGE_SHIFT);
         pageMa = new long[depth * pagesPerIo];
+        java.util.Random random = new java.util.Random(42);
+        byte[] page = new byte[MachineMemory.PAGE_SIZE];
         for (int i = 0; i < pageMa.length; i++) {
             pageMa[i] = frames.allocate(1) << MachineMemory.PAGE_SHIFT;
+            // Different bytes on the disk and in memory, so that a copy that did not happen shows.
+            random.nextBytes(page);
+            memory.putBytes(pageMa[i], page, 0, page.length);
+            random.nextBytes(page);
+            long scratch = frames.allocate(1) << MachineMemory.PAGE_SHIFT;
+            memory.putBytes(scratch, page, 0, page.length);
+            disk.write((long) i * MachineMemory.PAGE_SIZE, memory, scratch, page.length);
+        }
+        expected = new byte[Math.min(size, MachineMemory.PAGE_SIZE)];
+        actual = new byte[expected.length];
+    }
+
+    /** Once per iteration: every copy returned 0, and the last I/O's first page holds the bytes it names. */
+    @TearDown(Level.Iteration)
+    public void check() {
+        if (failures != 0) {
+            throw new IllegalStateException("RawCopyBench: a copy failed (status " + failures + ")");
+        }
+        long diskOffset = (long) (depth - 1) * pagesPerIo * MachineMemory.PAGE_SIZE;
+        disk.peek(diskOffset, expected, 0, expected.length);
+        memory.getBytes(pageMa[(depth - 1) * pagesPerIo], actual, 0, actual.length);
+        if (!java.util.Arrays.equals(expected, actual)) {
+            throw new IllegalStateException("RawCopyBench: after a " + operation + " of " + size + " B, memory and disk differ");
         }
     }
 
@@ -75,6 +104,7 @@ public class RawCopyBench {
             }
         }
         counters.ios += depth;
+        failures |= status;
         return status;
     }
 
