@@ -36,19 +36,27 @@ final class EmulatorPlacement extends BasePlacement {
     private final Domain guest;
     private final Emulator emulator;
     private final IoRequestForwarder requests;
+    private final Cpu pcpu;
+    private final EventChannels channels;
+    private final GrantOps grantOps;
 
     EmulatorPlacement(MachineConfig config, int depth, GrantMode mode, CpuLayout layout) {
+        this(config, depth, mode, layout, null);
+    }
+
+    /** As the placement's own constructor, with {@code listener} hearing of each of the guest app's completions. */
+    EmulatorPlacement(MachineConfig config, int depth, GrantMode mode, CpuLayout layout, App.CompletionListener listener) {
         super(Placement.DOM0_EMULATOR, new Machine(config));
         hypervisor = new Hypervisor(machine);
         hypervisor.attach(cpu);
-        new GrantOps(hypervisor);
-        EventChannels channels = new EventChannels(hypervisor);
+        grantOps = new GrantOps(hypervisor);
+        channels = new EventChannels(hypervisor);
         partition = hypervisor.createDomain("partition", "partition", 16L << 20, true);
         guest = hypervisor.createDomain("guest", "guest", HypervisorPlacement.guestBytes(depth), false);
 
         // The partition, on its own CPU or the guest's: its kernel drives the device; its one
         // application is the emulator.
-        Cpu pcpu = partitionCpu(hypervisor, partition, guest, layout);
+        pcpu = partitionCpu(hypervisor, partition, guest, layout);
         pcpu.start(partition.kernel());
         DomainMemory partitionMemory = partitionMemory(hypervisor, partition, config);
         EventPorts partitionEvents = kernelEvents(hypervisor, channels, partition, pcpu, partitionMemory, config);
@@ -74,7 +82,35 @@ final class EmulatorPlacement extends BasePlacement {
         Kernel kernel = new Kernel(guestMemory, guest.kernel(), guest.app(), depth);
         kernel.attachDriver(new DeviceDriver(cpu, guestMemory, new TrappedDevicePort(hypervisor), kernel, config.queueEntries()));
         guest.setVirqHandler(kernel::onVirtualInterrupt);
-        booted(new App(cpu, kernel, guestMemory));
+        booted(new App(cpu, kernel, guestMemory, listener));
+    }
+
+    /**
+     * The toolstack destroys the guest whatever it was doing: the hypervisor destroys its domain (the
+     * frames of it the emulator still maps, and so the device may still reach, go into quarantine) and
+     * the emulator lets go of it once its I/Os under way are done ({@link Emulator#guestDestroyed}).
+     * Runs while no other party runs (inline between turns, or with the threaded executor closed).
+     * The app of {@link #app()} is the dead guest's afterwards: nothing may be submitted through it.
+     *
+     * @return the emulator's I/Os still under way
+     */
+    int destroyGuest() {
+        if (guest.destroyed()) {
+            throw new IllegalStateException("destroyGuest: " + guest + " is destroyed already");
+        }
+        hypervisor.destroyDomain(guest);
+        pcpu.start(partition.kernel());
+        int left = emulator.guestDestroyed(pcpu);
+        cpu.start(app().kernel().appContext());
+        return left;
+    }
+
+    EventChannels channels() {
+        return channels;
+    }
+
+    GrantOps grantOps() {
+        return grantOps;
     }
 
     /** The emulator's counterparts of ring notifications: I/O requests forwarded to it, interrupts it injects. */

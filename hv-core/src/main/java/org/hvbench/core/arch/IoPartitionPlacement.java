@@ -198,7 +198,8 @@ final class IoPartitionPlacement extends BasePlacement {
     }
 
     /**
-     * Boots one more guest on the same back end (set-up, before an executor runs): its virtual disk
+     * Boots one more guest on the same back end (set-up, or later while no other party runs, as for
+     * {@link #destroyGuest}): its virtual disk
      * is sectors {@code [first, first + sectors)} of the real one, its app keeps up to {@code depth}
      * I/Os in flight (a power of two) and hands every completion to {@code listener}. It runs on the
      * app's CPU; the app of {@link #app()} keeps the CPU afterwards, and nothing done here counts.
@@ -214,6 +215,35 @@ final class IoPartitionPlacement extends BasePlacement {
             c.trace().reset();
         }
         return g;
+    }
+
+    /**
+     * The toolstack destroys the front-end guest {@code g} ({@code xl destroy}) whatever it was doing:
+     * the hypervisor destroys its domain (the frames of it the back end still maps, and so its
+     * device may still reach, go into quarantine instead of the free pool), the store forgets its
+     * block device, and the back end is told that the front end is gone; it closes the connection once
+     * the guest's requests on the device are done (see {@link BlockBack#disconnect}). Same conditions
+     * as {@link #destroyPartition}: no other party runs. The guest of {@link #app()} cannot be destroyed
+     * (the executors drive its app).
+     *
+     * @return the guest's requests still on the device, which the back end lets finish
+     * @throws IllegalArgumentException for a guest that is not a live one of this placement, or the app's
+     */
+    int destroyGuest(Guest g) {
+        if (g == null || !guests.contains(g) || g.domain == guest) {
+            throw new IllegalArgumentException("destroyGuest: " + (g == null ? "null" : g.domain)
+                + (g != null && g.domain == guest ? " runs the path's own app" : " is not a live guest of this placement"));
+        }
+        guests.remove(g);
+        hypervisor.destroyDomain(g.domain);
+        store.removeDirectory(Store.vbd(g.domain.id()));
+        int left = 0;
+        if (back != null) {
+            pcpu.start(partition.kernel());
+            left = back.disconnect(pcpu, g.domain);
+        }
+        cpu.start(app().kernel().appContext());
+        return left;
     }
 
     /** A guest of this placement, as {@link #addGuest} booted it. */

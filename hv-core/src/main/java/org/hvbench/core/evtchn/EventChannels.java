@@ -315,6 +315,31 @@ public final class EventChannels implements HypercallHandler {
     }
 
     /** Event sends made by domains. */
+    /** True when {@code port} of {@code d} is open: unbound, bound to another domain, or a physical interrupt. */
+    public boolean isOpen(Domain d, int port) {
+        int[] s = state[d.id()];
+        return s != null && valid(port) && s[port] != FREE;
+    }
+
+    /**
+     * Open ports of live domains whose other end is (or was) domain {@code domid}: bound to it, or left
+     * unbound when it closed its end or was destroyed. For tests: 0 once every peer of a destroyed
+     * domain has closed its end.
+     */
+    public int portsNaming(int domid) {
+        int n = 0;
+        for (int d = 0; d < Hypervisor.MAX_DOMAINS; d++) {
+            int[] s = state[d];
+            if (s == null || d == domid || hv.domain(d) == null) {
+                continue;
+            }
+            for (int p = 1; p < PORTS; p++) {
+                n += (s[p] == UNBOUND || s[p] == INTERDOMAIN) && remoteDomain[d][p] == domid ? 1 : 0;
+            }
+        }
+        return n;
+    }
+
     public long sends() {
         return sum(SENDS);
     }

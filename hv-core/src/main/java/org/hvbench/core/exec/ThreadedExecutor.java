@@ -232,8 +232,9 @@ public final class ThreadedExecutor implements Executor {
     }
 
     /**
-     * Stops every party's thread. Threads that do not stop within {@link #CLOSE_TIMEOUT_MS} each are
-     * named in the exception, and the caller must not free the machine they may still touch.
+     * Stops every party's thread, the CPUs' before the device's. Threads that do not stop within
+     * {@link #CLOSE_TIMEOUT_MS} each are named in the exception, and the caller must not free the
+     * machine they may still touch.
      */
     @Override
     public void close() {
@@ -242,7 +243,10 @@ public final class ThreadedExecutor implements Executor {
         }
         closed = true;
         List<String> hung = new ArrayList<>();
-        for (int i = 0; i < runners.size(); i++) {
+        // CPUs first, the device (started first) last: a CPU stopping mid-hypercall may wait for the
+        // device's thread to apply an IOTLB invalidation it posted (a grant unmap), and a device
+        // stopped before it would leave that CPU waiting for the IOMMU's timeout.
+        for (int i = runners.size() - 1; i >= 0; i--) {
             String name = parties.get(i).name;
             try {
                 runners.get(i).close(CLOSE_TIMEOUT_MS, t -> {

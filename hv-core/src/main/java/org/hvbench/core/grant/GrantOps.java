@@ -81,6 +81,12 @@ public final class GrantOps implements HypercallHandler {
     private final int[][] writePins = new int[Hypervisor.MAX_DOMAINS][];
     private final Maps[] maps = new Maps[Hypervisor.MAX_DOMAINS];
     private final long[] privatePage = new long[Hypervisor.MAX_CPUS];
+    /**
+     * Per machine frame: live mappings of it whose granter was destroyed (orphaned handles). While
+     * non-zero the frame stays in quarantine ({@link FrameAllocator#OWNER_QUARANTINE}).
+     */
+    private final int[] orphanRefs;
+    private long orphaned;
 
     private long mapped;
     private long unmapped;
@@ -94,6 +100,8 @@ public final class GrantOps implements HypercallHandler {
         final int[] ref = new int[MAX_MAPS];
         final boolean[] writable = new boolean[MAX_MAPS];
         final boolean[] foreign = new boolean[MAX_MAPS];
+        /** The granter was destroyed while this handle was live: it maps a frame in quarantine. */
+        final boolean[] orphan = new boolean[MAX_MAPS];
         final int[] free = new int[MAX_MAPS];
         int freeCount;
 
@@ -110,15 +118,25 @@ public final class GrantOps implements HypercallHandler {
         this.hv = hv;
         this.memory = hv.machine().memory();
         this.frames = hv.machine().frames();
+        this.orphanRefs = new int[frames.frames()];
         hv.registerHypercall(Hypercall.GRANT_TABLE_OP, this);
         hv.addTeardown(this::release);
     }
 
     /**
      * {@code dying} is being destroyed (Xen's {@code gnttab_release_mappings}): what it mapped of
-     * other domains is dropped and their entries unpinned, so the granters can revoke them; what other
-     * domains mapped of its frames is unmapped from their address spaces (with the shoot-down) and
-     * their handles freed, so no frame of it stays reachable once it is freed; its table is forgotten.
+     * other domains is dropped and their entries unpinned, so the granters can revoke them (a frame of
+     * an already destroyed granter it still mapped leaves quarantine if this was the last mapping);
+     * its table is forgotten.
+     *
+     * <p>What other domains mapped of its frames (a back end's grant mappings, an emulator's foreign
+     * ones) is <em>not</em> torn out from under them: the mapper may have I/O on its device with DMA
+     * aimed at those frames, and with the IOMMU off (or an IOTLB entry already used) nothing would stop
+     * that DMA from landing in whatever domain the frame went to next. Each such frame goes into
+     * quarantine instead ({@link FrameAllocator#quarantine}); its handles stay valid but orphaned, and
+     * when the mapper unmaps the last of them (after its device finished with the frame) the unmap's
+     * shoot-down (CPU TLBs, the IOTLB synchronously) runs first, then the frame is scrubbed and freed.
+     * This is Xen's page reference: a dying domain's page stays allocated while a grant mapping holds it.
      */
     private void release(Domain dying) {
         int id = dying.id();
@@ -127,7 +145,15 @@ public final class GrantOps implements HypercallHandler {
         if (own != null) {
             // Its own address space goes with it: only the granters' pins are undone.
             for (int h = 0; h < MAX_MAPS; h++) {
-                if (own.host[h] != -1 && !own.foreign[h]) {
+                if (own.host[h] == -1) {
+                    continue;
+                }
+                if (own.orphan[h]) {
+                    long t = dying.space().table().translate(own.host[h]);
+                    if (t >= 0) {
+                        dropOrphan(Translation.pageBase(t) >>> MachineMemory.PAGE_SHIFT);
+                    }
+                } else if (!own.foreign[h]) {
                     Domain granter = hv.domain(own.granter[h]);
                     if (granter != null) {
                         unpin(granter, own.ref[h], own.writable[h]);
@@ -142,19 +168,33 @@ public final class GrantOps implements HypercallHandler {
                 continue;
             }
             for (int h = 0; h < MAX_MAPS; h++) {
-                long host = other.host[h];
-                if (host != -1 && other.granter[h] == id) {
-                    mapper.space().table().unmap(host);
-                    hv.flushTlbs(mapper, host);
-                    other.host[h] = -1;
-                    other.free[other.freeCount++] = h;
-                    unmapped++;
+                if (other.host[h] == -1 || other.granter[h] != id || other.orphan[h]) {
+                    continue;
                 }
+                long t = mapper.space().table().translate(other.host[h]);
+                if (t < 0) {
+                    throw new IllegalStateException("grant table: handle " + h + " of " + mapper + " maps nothing at 0x"
+                        + Long.toHexString(other.host[h]) + " (bookkeeping broken)");
+                }
+                long mfn = Translation.pageBase(t) >>> MachineMemory.PAGE_SHIFT;
+                if (frames.owner(mfn) == id) {
+                    frames.quarantine(mfn, id);
+                }
+                orphanRefs[(int) mfn]++;
+                other.orphan[h] = true;
+                orphaned++;
             }
         }
         tablePages[id] = null;
         readPins[id] = null;
         writePins[id] = null;
+    }
+
+    /** One orphaned mapping of frame {@code mfn} is gone; the last one ends its quarantine. */
+    private void dropOrphan(long mfn) {
+        if (--orphanRefs[(int) mfn] == 0) {
+            frames.releaseQuarantined(mfn);
+        }
     }
 
     @Override
@@ -341,6 +381,7 @@ public final class GrantOps implements HypercallHandler {
         m.ref[handle] = ref;
         m.writable[handle] = writable;
         m.foreign[handle] = foreign;
+        m.orphan[handle] = false;
         mapped++;
         return handle;
     }
@@ -349,6 +390,21 @@ public final class GrantOps implements HypercallHandler {
         Maps m = maps[mapper.id()];
         if (m == null || handle < 0 || handle >= MAX_MAPS || m.host[handle] != host || host == -1) {
             return refuse(-Errno.EINVAL);
+        }
+        if (m.orphan[handle]) {
+            // The granter is gone and the frame in quarantine: the shoot-down first (synchronous in the
+            // IOTLB too), so neither a CPU nor the mapper's device can reach it, then scrub and free.
+            long t = mapper.space().table().translate(host);
+            mapper.space().table().unmap(host);
+            hv.flushTlbs(mapper, host);
+            m.orphan[handle] = false;
+            m.host[handle] = -1;
+            m.free[m.freeCount++] = handle;
+            unmapped++;
+            if (t >= 0) {
+                dropOrphan(Translation.pageBase(t) >>> MachineMemory.PAGE_SHIFT);
+            }
+            return 0;
         }
         mapper.space().table().unmap(host);
         hv.flushTlbs(mapper, host);
@@ -515,6 +571,36 @@ public final class GrantOps implements HypercallHandler {
         return pins == null || ref < 0 || ref >= pins.length ? 0 : pins[ref];
     }
 
+    /**
+     * Live grant and foreign mappings, held by any domain, of frames of domain {@code granterId}: of
+     * a live granter, or the orphaned ones of a destroyed granter. For tests: after a front end's back
+     * end has torn down, none is left.
+     */
+    public int mappingsOf(int granterId) {
+        int n = 0;
+        for (Maps m : maps) {
+            for (int h = 0; m != null && h < MAX_MAPS; h++) {
+                n += m.host[h] != -1 && m.granter[h] == granterId ? 1 : 0;
+            }
+        }
+        return n;
+    }
+
+    /** Orphaned mappings {@code mapper} still holds (their frames are in quarantine). */
+    public int orphanMappings(Domain mapper) {
+        Maps m = maps[mapper.id()];
+        int n = 0;
+        for (int h = 0; m != null && h < MAX_MAPS; h++) {
+            n += m.host[h] != -1 && m.orphan[h] ? 1 : 0;
+        }
+        return n;
+    }
+
+    /** Mappings ever orphaned by their granter's destruction. */
+    public long orphaned() {
+        return orphaned;
+    }
+
     /** Grant and foreign mappings {@code mapper} holds now. */
     public int mappings(Domain mapper) {
         Maps m = maps[mapper.id()];
@@ -579,6 +665,15 @@ public final class GrantOps implements HypercallHandler {
             }
             live++;
             long t = p2m.translate(m.host[h]);
+            if (m.orphan[h]) {
+                long mfn = t < 0 ? -1 : Translation.pageBase(t) >>> MachineMemory.PAGE_SHIFT;
+                if (!mapper.inWindow(m.host[h]) || t < 0 || !frames.isQuarantined(mfn) || orphanRefs[(int) mfn] <= 0
+                    || hv.domain(m.granter[h]) != null) {
+                    return mapper + ": orphaned handle " + h + " at 0x" + Long.toHexString(m.host[h])
+                        + " does not map a frame in quarantine";
+                }
+                continue;
+            }
             Domain granter = hv.domain(m.granter[h]);
             if (!mapper.inWindow(m.host[h]) || t < 0 || granter == null
                 || frames.owner(Translation.pageBase(t) >>> MachineMemory.PAGE_SHIFT) != granter.id()
@@ -600,7 +695,7 @@ public final class GrantOps implements HypercallHandler {
         long windowEnd = window + ((long) Domain.WINDOW_PAGES << MachineMemory.PAGE_SHIFT);
         PageWalker.visit(memory, p2m.rootMa(), p2m.levels(), window, windowEnd, (gpa, translation) -> {
             int owner = frames.owner(Translation.pageBase(translation) >>> MachineMemory.PAGE_SHIFT);
-            if (owner >= 0 && owner < Hypervisor.MAX_DOMAINS) {
+            if (owner >= 0 && owner < Hypervisor.MAX_DOMAINS || owner == FrameAllocator.OWNER_QUARANTINE) {
                 foreignPages[0]++;
             }
         });

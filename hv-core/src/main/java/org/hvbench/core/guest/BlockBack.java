@@ -31,6 +31,14 @@ import org.hvbench.core.ring.BackRing;
  * PERSISTENT maps each page of the front end's pool the first time it appears and keeps it; COPY
  * has the hypervisor copy between the front end's pages and the partition's bounce pages (before a
  * write, after a read). The device always DMAs directly into the page it is given.
+ *
+ * <p>When a front end's domain is destroyed the toolstack tells the back end ({@link #disconnect}):
+ * it takes nothing more from that ring and answers nothing more there, lets the front end's requests
+ * already on the device finish (their DMA may still be aimed at the dead domain's frames, which the
+ * hypervisor keeps in quarantine while they are mapped here), unmaps each request's grants as it
+ * completes, and once none is left unmaps the rest (the persistent pool and the ring) and closes the
+ * event port. The last unmap of each frame ends its quarantine (scrubbed, then freed). Other front ends
+ * are not touched.
  */
 public final class BlockBack implements BlockCompletions {
     /** Grant references a persistent connection can keep mapped. */
@@ -38,6 +46,14 @@ public final class BlockBack implements BlockCompletions {
     private static final int OPS_MAP = 0;
     private static final int OPS_UNMAP = 1024;
     private static final int OPS_COPY = 2048;
+    /**
+     * Operations of the toolstack's calls ({@link #connect}, {@link #disconnect}), apart from the data
+     * path's: those calls do not run inside the partition's upcall, so a virtual interrupt pending for
+     * the partition is delivered on the return of their hypercall, and the back end it runs uses the
+     * data path's operations, overwriting statuses and handles not yet read.
+     */
+    private static final int OPS_CONTROL_UNMAP = 3072;
+    private static final int OPS_CONTROL_MAP = 3584;
 
     private final Hypervisor hv;
     private final DomainMemory os;
@@ -74,8 +90,15 @@ public final class BlockBack implements BlockCompletions {
     private final int[] freshRefs = new int[BlockProtocol.MAX_SEGMENTS];
     private final int[] segmentLength = new int[BlockProtocol.MAX_SEGMENTS];
 
+    // Window pages of closed connections (ring and persistent pool), handed out again before new ones.
+    private long[] spareWindow = new long[64];
+    private int spareWindowCount;
+
     private long requests;
     private long rejected;
+    /** Volatile: the toolstack's thread waits for it while the partition's thread closes connections. */
+    private volatile long disconnects;
+    private long unmapFailures;
     private long brokenRings;
     private long notifications;
     private long grantHypercalls;
@@ -90,18 +113,29 @@ public final class BlockBack implements BlockCompletions {
         /** Per grant reference: its page of the mapping window (0 until first used), and whether it is mapped there. */
         final long[] persistentGpa;
         final boolean[] persistentMapped;
+        final int[] persistentHandle;
+        final long ringGpa;
+        final int ringHandle;
+        /** Requests of this front end on the device now. */
+        int inFlight;
+        /** Its domain was destroyed: nothing more is taken or answered; it closes when inFlight reaches 0. */
+        boolean closing;
         boolean broken;
         boolean dirty;
         boolean moreWork;
 
-        Connection(Domain front, BackRing ring, int port, long extentFirst, long extentSectors, boolean persistent) {
+        Connection(Domain front, BackRing ring, long ringGpa, int ringHandle, int port, long extentFirst, long extentSectors,
+                   boolean persistent) {
             this.front = front;
             this.ring = ring;
+            this.ringGpa = ringGpa;
+            this.ringHandle = ringHandle;
             this.port = port;
             this.extentFirst = extentFirst;
             this.extentSectors = extentSectors;
             this.persistentGpa = persistent ? new long[PERSISTENT_REFS] : null;
             this.persistentMapped = persistent ? new boolean[PERSISTENT_REFS] : null;
+            this.persistentHandle = persistent ? new int[PERSISTENT_REFS] : null;
         }
     }
 
@@ -159,17 +193,19 @@ public final class BlockBack implements BlockCompletions {
         if (store.read(dir + "grant-mode") != mode.ordinal()) {
             throw new IllegalStateException("front end of " + front + " uses another grant mode than the back end (" + mode + ")");
         }
-        long ringGpa = os.allocateWindow(1);
+        long ringGpa = windowPage();
         long status = mapOne(cpu, ringGpa, ringRef, front.id(), false);
         if (status < 0) {
             throw new IllegalStateException("back end cannot map the ring of " + front + ": " + Errno.name(status));
         }
+        int ringHandle = readInt(cpu, OPS_CONTROL_MAP + GrantOps.MAP_HANDLE);
         long port = hv.hypercall(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_BIND_INTERDOMAIN, front.id(), frontPort, 0);
         if (port < 0) {
             throw new IllegalStateException("back end cannot bind the event port of " + front + ": " + Errno.name(port));
         }
         BackRing ring = new BackRing(memory, cpu.view(os.space()), ringGpa, BlockProtocol.REQUEST_BYTES);
-        Connection c = new Connection(front, ring, (int) port, extentFirst, extentSectors, mode == GrantMode.PERSISTENT);
+        Connection c = new Connection(front, ring, ringGpa, ringHandle, (int) port, extentFirst, extentSectors,
+            mode == GrantMode.PERSISTENT);
         byPort[(int) port] = c;
         Connection old = connections[front.id()];
         connections[front.id()] = c;
@@ -183,6 +219,104 @@ public final class BlockBack implements BlockCompletions {
         events.bind((int) port, this::onEvent);
     }
 
+    /** A page of the mapping window: one a closed connection left, or a new one. */
+    private long windowPage() {
+        return spareWindowCount > 0 ? spareWindow[--spareWindowCount] : os.allocateWindow(1);
+    }
+
+    private void spareWindowPage(long gpa) {
+        if (spareWindowCount == spareWindow.length) {
+            spareWindow = java.util.Arrays.copyOf(spareWindow, spareWindow.length * 2);
+        }
+        spareWindow[spareWindowCount++] = gpa;
+    }
+
+    /**
+     * The toolstack tells the back end that the front end of {@code front} is gone (its domain was
+     * destroyed; Xen's blkback sees the front end's xenstore directory go). Runs in the partition
+     * kernel on {@code cpu}, while no other party runs it. No more requests are taken from its ring
+     * and no response is written there; the requests already on the device finish there (their
+     * grants unmapped as each completes); when none is left, or at once when none is on the device,
+     * the persistent pool and the ring are unmapped and the event port closed.
+     * A front end that is not connected (or closing already) is left as it is.
+     *
+     * @return requests of the front end still on the device
+     */
+    public int disconnect(Cpu cpu, Domain front) {
+        Connection c = connections[front.id()];
+        if (c == null || c.front != front || c.closing) {
+            return c == null || c.front != front ? 0 : c.inFlight;
+        }
+        c.closing = true;
+        c.dirty = false;
+        c.moreWork = false;
+        byPort[c.port] = null;
+        // Out of the passes over the live connections, the others keeping their order.
+        int kept = 0;
+        for (int i = 0; i < liveCount; i++) {
+            if (live[i] != c) {
+                live[kept++] = live[i];
+            }
+        }
+        for (int i = kept; i < liveCount; i++) {
+            live[i] = null;
+        }
+        liveCount = kept;
+        if (c.inFlight == 0) {
+            close(cpu, c);
+        }
+        return c.inFlight;
+    }
+
+    /** The last request of a closing connection is done: unmap what stays mapped, close the port. */
+    private void close(Cpu cpu, Connection c) {
+        int n = 0;
+        if (c.persistentMapped != null) {
+            for (int ref = 0; ref < PERSISTENT_REFS; ref++) {
+                if (c.persistentMapped[ref]) {
+                    n = addUnmap(cpu, n, c.persistentGpa[ref], c.persistentHandle[ref]);
+                    c.persistentMapped[ref] = false;
+                }
+                if (c.persistentGpa[ref] != 0) {
+                    spareWindowPage(c.persistentGpa[ref]);
+                    c.persistentGpa[ref] = 0;
+                }
+            }
+        }
+        n = addUnmap(cpu, n, c.ringGpa, c.ringHandle);
+        flushUnmaps(cpu, n);
+        spareWindowPage(c.ringGpa);
+        hv.hypercall(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_CLOSE, c.port, 0, 0);
+        if (connections[c.front.id()] == c) {
+            connections[c.front.id()] = null;
+        }
+        disconnects = disconnects + 1;
+    }
+
+    /** Adds an unmap operation; a full batch goes out at once. Returns the operations waiting. */
+    private int addUnmap(Cpu cpu, int n, long host, int handle) {
+        if (n == GrantOps.MAX_BATCH) {
+            flushUnmaps(cpu, n);
+            n = 0;
+        }
+        long op = opsMa(cpu, OPS_CONTROL_UNMAP + n * GrantOps.UNMAP_BYTES);
+        memory.putLong(op + GrantOps.UNMAP_HOST, host);
+        memory.putInt(op + GrantOps.UNMAP_HANDLE, handle);
+        return n + 1;
+    }
+
+    private void flushUnmaps(Cpu cpu, int n) {
+        if (n > 0) {
+            long r = grantOp(cpu, Hypercall.GNTTAB_UNMAP, OPS_CONTROL_UNMAP, n);
+            for (int i = 0; i < n; i++) {
+                int status = r < 0 ? (int) r : readShort(cpu, OPS_CONTROL_UNMAP + i * GrantOps.UNMAP_BYTES + GrantOps.UNMAP_STATUS);
+                if (status < 0) {
+                    unmapFailures++;
+                }
+            }
+        }
+    }
+
     /** A front end's event: serve its ring. */
     private void onEvent(Cpu cpu, int port) {
         Connection c = byPort[port];
@@ -194,7 +328,7 @@ public final class BlockBack implements BlockCompletions {
 
     /** Takes up to a ring's worth of requests: copy, check, start; one device start for the batch. */
     private void serve(Cpu cpu, Connection c) {
-        if (c.broken) {
+        if (c.broken || c.closing) {
             return;
         }
         int budget = c.ring.size();
@@ -270,6 +404,7 @@ public final class BlockBack implements BlockCompletions {
             freeTags[freeTagCount++] = tag;
             return refuse(c, id, op, q);
         }
+        c.inFlight++;
         return true;
     }
 
@@ -311,7 +446,7 @@ public final class BlockBack implements BlockCompletions {
                     if (!c.persistentMapped[ref]) {
                         if (c.persistentGpa[ref] == 0) {
                             // One window page per reference, kept: a reference that fails to map uses it again.
-                            c.persistentGpa[ref] = os.allocateWindow(1);
+                            c.persistentGpa[ref] = windowPage();
                         }
                         writeMapOp(cpu, fresh, c.persistentGpa[ref], ref, c.front.id(), false);
                         c.persistentMapped[ref] = true;
@@ -326,6 +461,9 @@ public final class BlockBack implements BlockCompletions {
                         // Not mapped: the reference keeps its window page for a later try; refuse the request.
                         c.persistentMapped[freshRefs[i]] = false;
                         failed = failed == 0 ? status : failed;
+                    } else {
+                        // Kept for the unmap when the connection closes.
+                        c.persistentHandle[freshRefs[i]] = readInt(cpu, OPS_MAP + i * GrantOps.MAP_BYTES + GrantOps.MAP_HANDLE);
                     }
                 }
                 return failed;
@@ -391,14 +529,19 @@ public final class BlockBack implements BlockCompletions {
         }
     }
 
+    /** The toolstack's one mapping (a ring), in the control area of the operations page. */
     private long mapOne(Cpu cpu, long host, int ref, int domid, boolean readonly) {
-        writeMapOp(cpu, 0, host, ref, domid, readonly);
-        long r = grantOp(cpu, Hypercall.GNTTAB_MAP, OPS_MAP, 1);
-        return r < 0 ? r : readShort(cpu, OPS_MAP + GrantOps.MAP_STATUS);
+        writeMapOp(cpu, OPS_CONTROL_MAP, 0, host, ref, domid, readonly);
+        long r = grantOp(cpu, Hypercall.GNTTAB_MAP, OPS_CONTROL_MAP, 1);
+        return r < 0 ? r : readShort(cpu, OPS_CONTROL_MAP + GrantOps.MAP_STATUS);
     }
 
     private void writeMapOp(Cpu cpu, int index, long host, int ref, int domid, boolean readonly) {
-        long op = opsMa(cpu, OPS_MAP + index * GrantOps.MAP_BYTES);
+        writeMapOp(cpu, OPS_MAP, index, host, ref, domid, readonly);
+    }
+
+    private void writeMapOp(Cpu cpu, int area, int index, long host, int ref, int domid, boolean readonly) {
+        long op = opsMa(cpu, area + index * GrantOps.MAP_BYTES);
         memory.putLong(op + GrantOps.MAP_HOST, host);
         memory.putInt(op + GrantOps.MAP_FLAGS, readonly ? GrantOps.MAP_READONLY : 0);
         memory.putInt(op + GrantOps.MAP_REF, ref);
@@ -429,7 +572,7 @@ public final class BlockBack implements BlockCompletions {
     }
 
     private void respond(Connection c, long id, int op, int status) {
-        if (c.broken) {
+        if (c.broken || c.closing) {
             return;
         }
         long rsp = c.ring.nextResponse();
@@ -447,6 +590,17 @@ public final class BlockBack implements BlockCompletions {
         }
         Connection c = tagConnection[tag];
         tagConnection[tag] = null;
+        c.inFlight--;
+        if (c.closing) {
+            // Its front end is gone: the device is done with the pages, so unmap them (ending their
+            // quarantine); no answer, nobody to read it. The last one closes the connection.
+            release(cpu, tag);
+            freeTags[freeTagCount++] = tag;
+            if (c.inFlight == 0) {
+                close(cpu, c);
+            }
+            return;
+        }
         if (mode == GrantMode.COPY && tagOp[tag] == BlockProtocol.OP_READ && status == 0) {
             long r = copyPages(cpu, c, tag, false);
             if (r < 0) {
@@ -506,6 +660,58 @@ public final class BlockBack implements BlockCompletions {
     /** Grant map, unmap and copy hypercalls made. */
     public long grantHypercalls() {
         return grantHypercalls;
+    }
+
+    /** Unmaps of a closing connection's grants that the hypervisor refused (a bookkeeping bug if not 0). */
+    public long unmapFailures() {
+        return unmapFailures;
+    }
+
+    /** Connections closed after their front end's domain was destroyed. */
+    public long disconnects() {
+        return disconnects;
+    }
+
+    /** True while the back end holds a connection to {@code front} (closing or not). */
+    public boolean connected(Domain front) {
+        Connection c = connections[front.id()];
+        return c != null && c.front == front;
+    }
+
+    /** Requests of {@code front} on the device now (0 when it is not connected). */
+    public int inFlight(Domain front) {
+        Connection c = connections[front.id()];
+        return c == null || c.front != front ? 0 : c.inFlight;
+    }
+
+    /** The event port the back end holds for {@code front}, or -1 when it is not connected. */
+    public int port(Domain front) {
+        Connection c = connections[front.id()];
+        return c == null || c.front != front ? -1 : c.port;
+    }
+
+    /**
+     * The machine frames that {@code front}'s requests on the device now reach through grants (their
+     * pages in the partition's window; none in COPY mode, whose device pages are bounce pages), for
+     * tests: where DMA may still land.
+     */
+    public long[] inFlightFrames(Domain front) {
+        long[] out = new long[maxInFlight * BlockProtocol.MAX_SEGMENTS];
+        int n = 0;
+        for (int tag = 0; tag < maxInFlight; tag++) {
+            Connection c = tagConnection[tag];
+            if (c == null || c.front != front || mode == GrantMode.COPY) {
+                continue;
+            }
+            for (int s = 0; s < tagSegments[tag]; s++) {
+                long page = mode == GrantMode.MAP ? tagWindow[tag][s] : c.persistentGpa[tagRef[tag][s]];
+                long t = os.domain().space().table().translate(page);
+                if (t >= 0) {
+                    out[n++] = Translation.pageBase(t) >>> MachineMemory.PAGE_SHIFT;
+                }
+            }
+        }
+        return java.util.Arrays.copyOf(out, n);
     }
 
     /** Requests of {@code front} taken from its ring and not answered yet (0 when it is not connected). */

@@ -38,6 +38,13 @@ import org.hvbench.core.mem.Translator;
  * hypercall round trips); COPY has the hypervisor copy between the guest's pages and the emulator's
  * bounce pages. Mappings of another domain's frames are foreign mappings, allowed to a privileged
  * partition only.
+ *
+ * <p>When the toolstack destroys the guest ({@link #guestDestroyed}) the emulator stops serving it:
+ * its I/Os already with the partition kernel finish (their DMA may still land in the guest's frames,
+ * which the hypervisor keeps in quarantine while they are mapped here), nothing is written back to the
+ * guest, and once none is left every foreign mapping of the guest (its queues, the persistent pages,
+ * what a MAP request still holds) is unmapped and the request port closed; each last unmap ends a
+ * frame's quarantine.
  */
 public final class Emulator {
     /** The partition kernel's hypercall pass-through (Linux's privcmd, an ioctl there). */
@@ -92,6 +99,12 @@ public final class Emulator {
     private int iocbsInFlight;
     private final long[] gfns = new long[BlockCommand.MAX_SEGMENTS * 2];
     private final long[] stagedUserData = new long[Aio.MAX_DEPTH];
+
+    /** The guest was destroyed: nothing more is served or written back; closes when no I/O is left. */
+    private boolean closing;
+    /** Volatile: the toolstack's thread waits for it while the partition's thread closes. */
+    private volatile boolean closed;
+    private long unmapFailures;
 
     private long commands;
     private long rejected;
@@ -168,6 +181,9 @@ public final class Emulator {
 
     /** Serves the pending I/O request: one emulated register write. */
     private void onIoRequest(Cpu cpu) {
+        if (closing) {
+            return;
+        }
         long req = cpu.translate(os.space(), ioRequestGpa, Translation.READ | Translation.WRITE);
         if (req < 0 || memory.getIntAcquire(req + IoRequestForwarder.STATE) != IoRequestForwarder.READY) {
             return;
@@ -485,6 +501,93 @@ public final class Emulator {
         return cpu.translate(os.space(), opsGpa + offset, Translation.READ | Translation.WRITE);
     }
 
+    /**
+     * The toolstack destroyed the guest (after {@link Hypervisor#destroyDomain}); runs in the partition
+     * on {@code cpu} while no other party runs it. Returns the emulator's I/Os still under way, which
+     * finish before it unmaps the guest's pages and closes ({@link #closed}).
+     */
+    public int guestDestroyed(Cpu cpu) {
+        if (!closing) {
+            closing = true;
+            guestSq = null;
+            guestCq = null;
+            moreWork = false;
+            cqPending = 0;
+            if (iocbsInFlight == 0) {
+                close(cpu);
+            }
+        }
+        return iocbsInFlight;
+    }
+
+    /** No I/O of the dead guest is left: every mapping of its frames goes, then the request port. */
+    private void close(Cpu cpu) {
+        int n = 0;
+        for (int gfn = 0; gfn < mapCount.length; gfn++) {
+            if (mapCount[gfn] > 0 && mapHandle[gfn] >= 0) {
+                if (n == gfns.length) {
+                    unmapChecked(cpu, n);
+                    n = 0;
+                }
+                gfns[n++] = gfn;
+            }
+            mapCount[gfn] = 0;
+        }
+        unmapChecked(cpu, n);
+        privcmd(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_CLOSE, requests.port(), 0);
+        closed = true;
+    }
+
+    /** {@link #unmap}, counting the unmaps the hypervisor refuses. */
+    private void unmapChecked(Cpu cpu, int n) {
+        unmap(cpu, n);
+        for (int i = 0; i < n; i++) {
+            if (memory.getShort(ops(cpu, OPS_UNMAP + i * GrantOps.UNMAP_BYTES) + GrantOps.UNMAP_STATUS) < 0) {
+                unmapFailures++;
+            }
+        }
+    }
+
+    /** True once the emulator has let go of a destroyed guest. */
+    public boolean closed() {
+        return closed;
+    }
+
+    /** Unmaps refused while closing (a bookkeeping bug if not 0). */
+    public long unmapFailures() {
+        return unmapFailures;
+    }
+
+    /** The emulator's I/Os under way with the partition kernel. */
+    public int iocbsInFlight() {
+        return iocbsInFlight;
+    }
+
+    /**
+     * The machine frames the emulator's I/Os under way reach (the guest's pages in the partition's
+     * window; none in COPY mode, whose I/O goes to bounce pages), for tests.
+     */
+    public long[] inFlightFrames() {
+        long[] out = new long[slots * BlockCommand.MAX_SEGMENTS * 2];
+        int n = 0;
+        for (int slot = 0; slot < slots && mode != GrantMode.COPY; slot++) {
+            if (slotParts[slot] <= 0) {
+                continue;
+            }
+            for (int s = 0; s < slotSegments[slot]; s++) {
+                long first = slotGpa[slot][s] & ~MachineMemory.PAGE_MASK;
+                long last = (slotGpa[slot][s] + slotLength[slot][s] - 1) & ~MachineMemory.PAGE_MASK;
+                for (long page = first; page <= last; page += MachineMemory.PAGE_SIZE) {
+                    long t = os.domain().space().table().translate(windowBase + page);
+                    if (t >= 0) {
+                        out[n++] = Translation.pageBase(t) >>> MachineMemory.PAGE_SHIFT;
+                    }
+                }
+            }
+        }
+        return java.util.Arrays.copyOf(out, n);
+    }
+
     /** One of the emulator's I/Os completed (its AIO event). */
     private void completed(Cpu cpu, long userData, int result) {
         int slot = (int) (userData >>> 8);
@@ -492,6 +595,26 @@ public final class Emulator {
             return;
         }
         iocbsInFlight--;
+        if (closing) {
+            // The guest is gone: the device is done with this part's pages; nothing is written back.
+            if (--slotParts[slot] == 0) {
+                if (mode == GrantMode.MAP) {
+                    int n = 0;
+                    for (int s = 0; s < slotSegments[slot]; s++) {
+                        int gfn = (int) (slotGpa[slot][s] >>> MachineMemory.PAGE_SHIFT);
+                        if (mapCount[gfn] > 0 && --mapCount[gfn] == 0 && !contains(gfns, n, gfn)) {
+                            gfns[n++] = gfn;
+                        }
+                    }
+                    unmapChecked(cpu, n);
+                }
+                freeSlots[freeSlotCount++] = slot;
+            }
+            if (iocbsInFlight == 0) {
+                close(cpu);
+            }
+            return;
+        }
         if (result < 0 && slotStatus[slot] == 0) {
             slotStatus[slot] = result;
         }
@@ -533,6 +656,9 @@ public final class Emulator {
      * this batch of I/O), then publish the completions and interrupt the guest once.
      */
     private void batchDone(Cpu cpu) {
+        if (closing) {
+            return;
+        }
         if (moreWork && !failed) {
             serve(cpu);
         }

@@ -42,6 +42,11 @@ public final class Store {
         return v;
     }
 
+    /** Forgets every value under {@code directory} (the toolstack removes a destroyed domain's devices). */
+    public void removeDirectory(String directory) {
+        values.keySet().removeIf(k -> k.startsWith(directory));
+    }
+
     public boolean contains(String path) {
         return values.containsKey(path);
     }

@@ -168,9 +168,19 @@ public final class Hypervisor {
      * it is blocked at the IOMMU, its I/O table freed and the device reset (the toolstack's
      * function-level reset); every {@link DomainTeardown} releases its part (event channels closed, so
      * the peers' ports are unbound; grant mappings released, so the granters' entries are no longer in
-     * use; other domains' mappings of its frames removed); its address space is forgotten by every TLB
-     * and its page tables freed; and every frame it owned is scrubbed and freed, with its shared-info
-     * page. Nothing of another domain is touched but its grant entries' in-use flags and its ports.
+     * use); its address space is forgotten by every TLB and its page tables freed; and every frame it
+     * owned is scrubbed and freed, with its shared-info page. Nothing of another domain is touched but
+     * its grant entries' in-use flags and its ports.
+     *
+     * <p>Except the frames another domain still maps (a back end's grant mappings, an emulator's
+     * foreign ones): that domain's device may have DMA under way into them, started before the
+     * destruction, which no IOMMU invalidation here could stop once the device has translated its
+     * addresses (and without an IOMMU nothing would). Those frames go into quarantine
+     * ({@link FrameAllocator#OWNER_QUARANTINE}): owned by no domain, not free, so no allocation hands
+     * them out. The mapper's own unmap, once its device has finished with them (a back end unmaps a
+     * request's pages after its completion, and the rest when it closes the front end's connection),
+     * shoots the mapping down in every TLB and, synchronously, the IOTLB, then scrubs the frame and
+     * frees it. A mapper that never unmaps keeps them out of use, as a Xen zombie domain stays.
      *
      * <p>A host call, as {@link #createDomain} is: the toolstack that builds and kills domains is the
      * host program here, so no hypercall (and no privileged caller destroying itself mid-call) is needed.
@@ -753,7 +763,9 @@ public final class Hypervisor {
                     bad = ma != d.sharedInfoMa() ? "not the domain's shared-info frame" : null;
                 } else if (!d.inWindow(gpa)) {
                     bad = "outside RAM, shared info and the mapping window";
-                } else if (owner == d.id() || owner != DOMID_XEN && domain(owner) == null) {
+                } else if (owner == d.id()
+                    || owner != DOMID_XEN && owner != FrameAllocator.OWNER_QUARANTINE && domain(owner) == null) {
+                    // A frame in quarantine is a destroyed granter's that this domain still maps (orphaned grant).
                     bad = "window page on a frame of owner " + owner;
                 }
                 if (bad != null && problem[0] == null) {

@@ -9,6 +9,14 @@ import org.hvbench.core.Errno;
  * <p>Free frames are a bitmap searched next-fit from a cursor; {@link #allocateContiguous} finds an
  * aligned run for superpages. Frames are zeroed when they are allocated (scrubbed before they change
  * hands). Not thread-safe: the hypervisor (or the native kernel) builds memory before any party runs.
+ *
+ * <p><b>Quarantine.</b> A frame that leaves its owner while something outside the owner may still
+ * reach it (another domain's grant or foreign mapping, and through that domain's p2m its device's
+ * DMA) is not freed: {@link #quarantine} hands it to {@link #OWNER_QUARANTINE}, which is neither free
+ * nor any domain's, so no allocation can return it. Whoever held the last reference ends the
+ * quarantine with {@link #releaseQuarantined}, which scrubs (zeroes) the frame and only then returns
+ * it to the free pool: whatever a late DMA wrote into it never reaches the next owner, nor stays in
+ * free memory.
  */
 public final class FrameAllocator {
     /** Owner of a frame nobody holds. */
@@ -17,6 +25,11 @@ public final class FrameAllocator {
     public static final int OWNER_HYPERVISOR = 0x7FF2;
     /** Owner of frames that belong to the machine's own firmware and devices; Xen's DOMID_IO. */
     public static final int OWNER_IO = 0x7FF1;
+    /**
+     * Owner of frames of a destroyed domain that another domain (and its device) may still reach: held
+     * back from the free pool until the last reference goes, then scrubbed ({@link #quarantine}).
+     */
+    public static final int OWNER_QUARANTINE = 0x7FF0;
 
     /** Told of every change of a frame's owner (the IOMMU's exclusion vector follows the hypervisor's frames). */
     @FunctionalInterface
@@ -30,6 +43,9 @@ public final class FrameAllocator {
     private final long[] freeBits;
     private final int[] owner;
     private int freeFrames;
+    private int quarantined;
+    private long quarantinedTotal;
+    private long scrubbedTotal;
     private int cursor;
 
     public FrameAllocator(MachineMemory memory) {
@@ -121,16 +137,21 @@ public final class FrameAllocator {
             return -Errno.EINVAL;
         }
         int f = (int) mfn;
-        if (owner[f] == OWNER_FREE || owner[f] != expectedOwner) {
+        if (owner[f] == OWNER_FREE || owner[f] == OWNER_QUARANTINE || owner[f] != expectedOwner) {
+            // A frame in quarantine leaves it through releaseQuarantined only: scrubbed first.
             return -Errno.EPERM;
         }
+        release(f);
+        return 0;
+    }
+
+    private void release(int f) {
         owner[f] = OWNER_FREE;
         freeBits[f >>> 6] |= 1L << f;
         freeFrames++;
         if (listener != null) {
             listener.onOwner(f, OWNER_FREE);
         }
-        return 0;
     }
 
     /**
@@ -151,6 +172,68 @@ public final class FrameAllocator {
         return n;
     }
 
+    /**
+     * Takes a frame of {@code expectedOwner} out of its hands without freeing it: it becomes
+     * {@link #OWNER_QUARANTINE}'s until {@link #releaseQuarantined}. For a frame of a domain being
+     * destroyed that another domain (and so perhaps a device's DMA) may still reach.
+     *
+     * @throws IllegalArgumentException for a frame outside memory, or one {@code expectedOwner} does not hold
+     *     (the hypervisor's own bookkeeping is wrong: no guest input reaches here)
+     */
+    public void quarantine(long mfn, int expectedOwner) {
+        if (mfn < 0 || mfn >= frames) {
+            throw new IllegalArgumentException("quarantine: frame " + mfn + " outside memory (0.." + (frames - 1) + ")");
+        }
+        int f = (int) mfn;
+        if (owner[f] != expectedOwner || expectedOwner == OWNER_FREE || expectedOwner == OWNER_QUARANTINE) {
+            throw new IllegalArgumentException("quarantine: frame " + mfn + " is held by " + owner[f] + ", not by "
+                + expectedOwner);
+        }
+        owner[f] = OWNER_QUARANTINE;
+        quarantined++;
+        quarantinedTotal++;
+        if (listener != null) {
+            listener.onOwner(f, OWNER_QUARANTINE);
+        }
+    }
+
+    /**
+     * Ends the quarantine of a frame once nothing can reach it any more: scrubs it, then frees it.
+     *
+     * @throws IllegalArgumentException for a frame outside memory or not in quarantine
+     */
+    public void releaseQuarantined(long mfn) {
+        if (mfn < 0 || mfn >= frames || owner[(int) mfn] != OWNER_QUARANTINE) {
+            throw new IllegalArgumentException("releaseQuarantined: frame " + mfn + " is not in quarantine (owner "
+                + owner(mfn) + ")");
+        }
+        // Scrubbed before it is free: what a DMA wrote after its owner died never reaches free memory.
+        memory.zeroFrame(mfn);
+        scrubbedTotal++;
+        quarantined--;
+        release((int) mfn);
+    }
+
+    /** True when the frame is in quarantine. */
+    public boolean isQuarantined(long mfn) {
+        return owner(mfn) == OWNER_QUARANTINE;
+    }
+
+    /** Frames in quarantine now. */
+    public int quarantined() {
+        return quarantined;
+    }
+
+    /** Frames ever put in quarantine. */
+    public long quarantinedTotal() {
+        return quarantinedTotal;
+    }
+
+    /** Frames scrubbed at the end of their quarantine. */
+    public long scrubbedTotal() {
+        return scrubbedTotal;
+    }
+
     /** Number of frames held by {@code who}. */
     public int countOwnedBy(int who) {
         int n = 0;
@@ -168,11 +251,16 @@ public final class FrameAllocator {
      */
     public String audit() {
         int free = 0;
+        int held = 0;
         for (int mfn = 0; mfn < frames; mfn++) {
             if (isFree(mfn) != (owner[mfn] == OWNER_FREE)) {
                 return "frame " + mfn + ": free bit " + isFree(mfn) + " but owner " + owner[mfn];
             }
             free += isFree(mfn) ? 1 : 0;
+            held += owner[mfn] == OWNER_QUARANTINE ? 1 : 0;
+        }
+        if (held != quarantined) {
+            return "quarantine count " + quarantined + " but " + held + " frames are in quarantine";
         }
         if ((frames & 63) != 0 && freeBits[freeBits.length - 1] >>> (frames & 63) != 0) {
             return "free bits set past the last frame";
@@ -197,6 +285,9 @@ public final class FrameAllocator {
     private static void checkOwner(int newOwner) {
         if (newOwner < 0 || newOwner > 0x7FFF) {
             throw new IllegalArgumentException("owner must be a domain id from 0 to 0x7FFF; got " + newOwner);
+        }
+        if (newOwner == OWNER_QUARANTINE) {
+            throw new IllegalArgumentException("owner: frames enter quarantine through quarantine(), never by allocation");
         }
     }
 }
