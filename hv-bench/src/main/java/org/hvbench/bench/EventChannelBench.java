@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
 
 import org.hvbench.core.cpu.Cpu;
+import org.hvbench.core.cpu.Crossing;
 import org.hvbench.core.cpu.InterruptController;
 import org.hvbench.core.cpu.PostedInterrupts;
 import org.hvbench.core.dev.Machine;
@@ -60,8 +61,8 @@ import org.openjdk.jmh.infra.Control;
  *
  * <p>{@link OpCounters}: an operation is one invocation of {@code sendDeliver} and {@code burst}, one
  * event of {@code deliver} and {@code crossThread}; {@code notifications} are the notifications the
- * receiver took (two-level: vCPU kicks; FIFO: inbox notifications; posted: notification vectors; in
- * {@code crossThread}, the upcalls the consumer ran). In the {@code crossThread} group the counters
+ * receiver took: virtual interrupts (VIRQ crossings: an upcall each) with two-level and FIFO events,
+ * notification vectors with posted interrupts, and in {@code crossThread} the upcalls the consumer ran. In the {@code crossThread} group the counters
  * are on the consumer's side only: it runs the receiver's CPU, and the producer only writes words.
  *
  * <p>Each iteration ends with a check that the events were delivered, or the run fails:
@@ -91,9 +92,8 @@ public class EventChannelBench {
     int receivePort;
     /** Handler runs (the receiver's events delivered); package-private for tests. */
     long handled;
-    // Per iteration: invocations, handler runs expected of them, sends that did not return 0.
+    // Per iteration: operations (each must run the handler once), sends that did not return 0.
     private long invocations;
-    private long expectedHandled;
     private long handledAtStart;
     private long failedSends;
 
@@ -156,7 +156,6 @@ public class EventChannelBench {
     @Setup(Level.Iteration)
     public void startIteration() {
         invocations = 0;
-        expectedHandled = 0;
         failedSends = 0;
         handledAtStart = handled;
     }
@@ -171,21 +170,20 @@ public class EventChannelBench {
     @Benchmark
     public long sendDeliver(Events counters, OpCounters ops) {
         long before = handled;
-        meter.begin(channels.kicks());
+        meter.begin(cpu.trace().count(Crossing.VIRQ));
         cpu.start(sender.kernel());
         send();
-        meter.end(ops, 1, channels.kicks());
+        meter.end(ops, 1, cpu.trace().count(Crossing.VIRQ));
         counters.sends++;
         counters.deliveries += handled - before;
         invocations++;
-        expectedHandled++;
         return handled;
     }
 
     @Benchmark
     public long burst(Burst b, Events counters, OpCounters ops) {
         long before = handled;
-        meter.begin(channels.kicks());
+        meter.begin(cpu.trace().count(Crossing.VIRQ));
         receiverEvents.mask(receivePort);
         cpu.start(sender.kernel());
         for (int i = 0; i < b.burst; i++) {
@@ -193,11 +191,10 @@ public class EventChannelBench {
         }
         cpu.start(receiver.kernel());
         receiverEvents.unmask(cpu, receivePort);
-        meter.end(ops, 1, channels.kicks());
+        meter.end(ops, 1, cpu.trace().count(Crossing.VIRQ));
         counters.sends += b.burst;
-        counters.deliveries += handled - before;
+        counters.deliveries += handled - before; // the burst coalesces into one delivery
         invocations++;
-        expectedHandled++; // the burst coalesces into one delivery
         return handled;
     }
 
@@ -218,9 +215,9 @@ public class EventChannelBench {
             throw new IllegalStateException(what + failedSends + " event sends did not return 0");
         }
         long ran = handled - handledAtStart;
-        if (ran != expectedHandled) {
+        if (ran != invocations) {
             throw new IllegalStateException(what + invocations + " operations should have run the receiver's handler "
-                + expectedHandled + " times; it ran " + ran + " times");
+                + invocations + " times; it ran " + ran + " times");
         }
     }
 
@@ -323,7 +320,6 @@ public class EventChannelBench {
         private Cpu cpu;
         private Hypervisor hv;
         private EventChannels channels;
-        private FifoQueues queues;
         private Domain receiver;
         private PostedInterrupts posted;
         private int port;
@@ -341,7 +337,7 @@ public class EventChannelBench {
             hv = new Hypervisor(machine);
             hv.attach(cpu);
             channels = new EventChannels(hv);
-            FifoEvents fifoEvents = new FifoEvents(hv, channels);
+            new FifoEvents(hv, channels);
             receiver = hv.createDomain("receiver", "b", 1L << 20, false);
             port = channels.bindHypervisorEvent(receiver);
             EventDispatcher.PortHandler handler = (c, p) -> handled++;
@@ -362,7 +358,6 @@ public class EventChannelBench {
                     FifoDispatcher d = FifoDispatcher.forDomain(hv, receiver, cpu.view(receiver.space()), receiver.windowStart(), 64);
                     d.bind(port, handler);
                     receiver.setVirqHandler(d);
-                    queues = fifoEvents.queues(receiver);
                     break;
                 }
                 case POSTED: {
@@ -382,9 +377,9 @@ public class EventChannelBench {
             meter = new CoreMeter(new Cpu[] {cpu}, machine.iommu().iotlb(), machine.iommu().clock());
         }
 
-        /** Notifications the receiver took so far: vCPU kicks, FIFO inbox notifications or posted notification vectors. */
+        /** Notifications the receiver took so far: posted notification vectors, else virtual interrupts (VIRQ). */
         long notificationCount() {
-            return posted != null ? posted.notifications() : queues != null ? queues.notifies() : channels.kicks();
+            return posted != null ? posted.notifications() : cpu.trace().count(Crossing.VIRQ);
         }
 
         @Setup(Level.Iteration)

@@ -27,8 +27,8 @@ public class OpCounters {
     /** IOTLB misses (each one an I/O page walk); zero where the IOMMU translates nothing. */
     public long iotlbMisses;
     /**
-     * Notifications a receiving vCPU took: event-channel kicks, FIFO inbox notifications or posted-interrupt
-     * notification vectors (EventChannelBench); zero where there are none.
+     * Notifications a receiving vCPU took (EventChannelBench): virtual interrupts, posted-interrupt
+     * notification vectors, or the upcalls a polling consumer ran; zero where there are none.
      */
     public long notifications;
     /** Modelled nanoseconds of work, by the current-x86 cost profile unless the harness says otherwise. */

@@ -23,7 +23,7 @@ class EventChannelBenchTest {
     }
 
     @Test
-    void aSendRunsTheReceiversHandlerOnceWithOneKick() {
+    void aSendRunsTheReceiversHandlerOnceThroughOneVirtualInterrupt() {
         EventChannelBench bench = open("sendDeliver");
         try {
             OpCounters ops = new OpCounters();
@@ -34,7 +34,7 @@ class EventChannelBenchTest {
             bench.checkIteration();
             assertEquals(3, ops.ops);
             assertEquals(3, events.deliveries);
-            assertEquals(3, ops.notifications, "a kick per send: the upcall was never pending");
+            assertEquals(3, ops.notifications, "a virtual interrupt per send: the upcall was never pending");
             // HYPERCALL in, VIRQ to the receiver, VMENTRY back to the sender.
             assertEquals(3 * 3, ops.crossings);
         } finally {
