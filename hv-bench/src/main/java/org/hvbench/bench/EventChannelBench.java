@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.TimeUnit;
 
 import org.hvbench.core.cpu.Cpu;
+import org.hvbench.core.cpu.Crossing;
 import org.hvbench.core.cpu.InterruptController;
 import org.hvbench.core.cpu.PostedInterrupts;
 import org.hvbench.core.dev.Machine;
@@ -48,14 +49,26 @@ import org.openjdk.jmh.infra.Control;
  * whose quotient is the coalescing ratio.
  *
  * <p>Delivery mechanisms compared ({@code mode}: {@code two-level} bitmaps, {@code fifo} queues,
- * {@code posted} interrupts), in nanoseconds per delivered event: {@code deliver} on one thread, the
+ * {@code posted} interrupts), in delivered events per second: {@code deliver} on one thread, the
  * hypervisor's delivery of one event (as after a device interrupt) through the receiver's upcall and
  * handler, or a posted vector taken by the CPU; {@code crossThread}, a producer thread that sets
  * batches of {@value CrossThread#BATCH} distinct ports pending (the next batch once the last has run)
  * and a consumer thread that polls the notification word (upcall_pending, READY after it drained
  * the FIFO inbox, or the notification vector) and runs the kernel's upcall, the words only, no
- * crossings. Both count an operation per event ({@code @OperationsPerInvocation}); {@code deliveries}
- * is the consumer's time per handler run.
+ * crossings. Both count an operation per event ({@code @OperationsPerInvocation}). They run in
+ * throughput mode, as every benchmark here with {@link OpCounters}: only there is a counter divided
+ * by {@code ops} a count per operation (in average-time mode JMH reports a counter as time per count).
+ *
+ * <p>{@link OpCounters}: an operation is one invocation of {@code sendDeliver} and {@code burst}, one
+ * event of {@code deliver} and {@code crossThread}; {@code notifications} are the notifications the
+ * receiver took: virtual interrupts (VIRQ crossings: an upcall each) with two-level and FIFO events,
+ * notification vectors with posted interrupts, and in {@code crossThread} the upcalls the consumer ran. In the {@code crossThread} group the counters
+ * are on the consumer's side only: it runs the receiver's CPU, and the producer only writes words.
+ *
+ * <p>Each iteration ends with a check that the events were delivered, or the run fails:
+ * {@code sendDeliver} ran the handler once per send and {@code burst} once per burst, every send
+ * returning 0; {@code deliver} ran it once per event; in {@code crossThread} the consumer ran handlers
+ * in the iteration, never more than the producer sent and never more than one batch fewer.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -66,13 +79,23 @@ import org.openjdk.jmh.infra.Control;
 public class EventChannelBench {
     private Machine machine;
     private Hypervisor hv;
+    private EventChannels channels;
     private Cpu cpu;
+    private CoreMeter meter;
     private Domain sender;
     private Domain receiver;
-    private EventDispatcher receiverEvents;
+    /** The receiver's two-level dispatcher; package-private so a test can mask its port. */
+    EventDispatcher receiverEvents;
+    private String method;
     private int sendPort;
-    private int receivePort;
-    private long handled;
+    /** The receiver's port; package-private so a test can mask it. */
+    int receivePort;
+    /** Handler runs (the receiver's events delivered); package-private for tests. */
+    long handled;
+    // Per iteration: operations (each must run the handler once), sends that did not return 0.
+    private long invocations;
+    private long handledAtStart;
+    private long failedSends;
 
     /** Events in one masked burst: a parameter of {@link #burst} only. */
     @State(Scope.Thread)
@@ -98,14 +121,20 @@ public class EventChannelBench {
     @Setup(Level.Trial)
     public void boot(BenchmarkParams params) {
         String name = params.getBenchmark();
-        if (!name.endsWith(".sendDeliver") && !name.endsWith(".burst")) {
+        open(name.substring(name.lastIndexOf('.') + 1));
+    }
+
+    /** Builds the sender and receiver for {@code method} (sendDeliver or burst); nothing for the others. */
+    void open(String method) {
+        if (!method.equals("sendDeliver") && !method.equals("burst")) {
             return; // deliver and crossThread set up their own machines (SameThread, CrossThread)
         }
+        this.method = method;
         machine = new Machine(BenchConfig.machine().memory(32L << 20));
         cpu = machine.newCpu("cpu0");
         hv = new Hypervisor(machine);
         hv.attach(cpu);
-        new EventChannels(hv);
+        channels = new EventChannels(hv);
         sender = hv.createDomain("sender", "a", 1L << 20, false);
         receiver = hv.createDomain("receiver", "b", 1L << 20, false);
         receiverEvents = new EventDispatcher(hv, receiver, machine.memory(), cpu.view(receiver.space()),
@@ -120,40 +149,86 @@ public class EventChannelBench {
         if (receivePort <= 0 || sendPort <= 0) {
             throw new IllegalStateException("event channel set-up failed");
         }
+        meter = new CoreMeter(new Cpu[] {cpu}, machine.iommu().iotlb(), machine.iommu().clock());
+    }
+
+    /** Starts the iteration's tallies (sendDeliver and burst; the others have no machine here). */
+    @Setup(Level.Iteration)
+    public void startIteration() {
+        invocations = 0;
+        failedSends = 0;
+        handledAtStart = handled;
+    }
+
+    /** Sends one event from the sender's kernel; counts it as failed unless the hypercall returns 0. */
+    private void send() {
+        if (hv.hypercall(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_SEND, sendPort, 0, 0) != 0) {
+            failedSends++;
+        }
     }
 
     @Benchmark
-    public long sendDeliver(Events counters) {
+    public long sendDeliver(Events counters, OpCounters ops) {
         long before = handled;
+        meter.begin(cpu.trace().count(Crossing.VIRQ));
         cpu.start(sender.kernel());
-        hv.hypercall(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_SEND, sendPort, 0, 0);
+        send();
+        meter.end(ops, 1, cpu.trace().count(Crossing.VIRQ));
         counters.sends++;
         counters.deliveries += handled - before;
+        invocations++;
         return handled;
     }
 
     @Benchmark
-    public long burst(Burst b, Events counters) {
+    public long burst(Burst b, Events counters, OpCounters ops) {
         long before = handled;
+        meter.begin(cpu.trace().count(Crossing.VIRQ));
         receiverEvents.mask(receivePort);
         cpu.start(sender.kernel());
         for (int i = 0; i < b.burst; i++) {
-            hv.hypercall(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_SEND, sendPort, 0, 0);
+            send();
         }
         cpu.start(receiver.kernel());
         receiverEvents.unmask(cpu, receivePort);
+        meter.end(ops, 1, cpu.trace().count(Crossing.VIRQ));
         counters.sends += b.burst;
-        counters.deliveries += handled - before;
+        counters.deliveries += handled - before; // the burst coalesces into one delivery
+        invocations++;
         return handled;
     }
 
-    /** One event, on the CPU's own thread: as many deliveries as sends, checked at the end. */
+    /**
+     * Fails the run unless the iteration's sends were delivered: one handler run per
+     * {@code sendDeliver}, one per {@code burst}, every send returning 0.
+     */
+    @TearDown(Level.Iteration)
+    public void checkIteration() {
+        if (machine == null) {
+            return; // deliver and crossThread check their own states
+        }
+        String what = method + ": ";
+        if (invocations == 0) {
+            throw new IllegalStateException(what + "no event was sent in the iteration");
+        }
+        if (failedSends != 0) {
+            throw new IllegalStateException(what + failedSends + " event sends did not return 0");
+        }
+        long ran = handled - handledAtStart;
+        if (ran != invocations) {
+            throw new IllegalStateException(what + invocations + " operations should have run the receiver's handler "
+                + invocations + " times; it ran " + ran + " times");
+        }
+    }
+
+    /** One event, on the CPU's own thread: as many deliveries as events, checked after each iteration. */
     @Benchmark
-    @BenchmarkMode(Mode.AverageTime)
-    @OutputTimeUnit(TimeUnit.NANOSECONDS)
-    public long deliver(SameThread s, Events counters) {
+    public long deliver(SameThread s, Events counters, OpCounters ops) {
         long before = s.handled;
+        s.meter.begin(s.notificationCount());
         s.deliverOne();
+        s.meter.end(ops, 1, s.notificationCount());
+        s.delivered++;
         counters.sends++;
         counters.deliveries += s.handled - before;
         return s.handled;
@@ -166,11 +241,10 @@ public class EventChannelBench {
     @Benchmark
     @Group("crossThread")
     @GroupThreads(1)
-    @BenchmarkMode(Mode.AverageTime)
-    @OutputTimeUnit(TimeUnit.NANOSECONDS)
     @OperationsPerInvocation(CrossThread.BATCH)
-    public void producer(CrossThread s, Producer p, Sent counters, Control control) {
-        while (s.progress.consumed() != p.produced) {
+    public void crossThreadProducer(CrossThread s, Sent counters, Control control) {
+        SentCount sent = s.sent;
+        while (s.progress.consumed() != sent.count) {
             if (control.stopMeasurement) {
                 return;
             }
@@ -179,26 +253,29 @@ public class EventChannelBench {
         for (int i = 0; i < CrossThread.BATCH; i++) {
             s.send(CrossThread.FIRST_PORT + i);
         }
-        p.produced += CrossThread.BATCH;
+        sent.count += CrossThread.BATCH;
         counters.sends += CrossThread.BATCH;
     }
 
     /**
      * The consumer of {@code crossThread}: polls the notification word and runs the upcall when it is
-     * set, until {@value CrossThread#BATCH} handlers have run.
+     * set, until {@value CrossThread#BATCH} handlers have run. The group's {@link OpCounters} are on
+     * this side: an operation is a handler run, a notification an upcall it took.
      */
     @Benchmark
     @Group("crossThread")
     @GroupThreads(1)
-    @BenchmarkMode(Mode.AverageTime)
-    @OutputTimeUnit(TimeUnit.NANOSECONDS)
     @OperationsPerInvocation(CrossThread.BATCH)
-    public void consumer(CrossThread s, Delivered counters, Control control) {
+    public void crossThreadConsumer(CrossThread s, Delivered counters, OpCounters ops, Control control) {
         Progress progress = s.progress;
         long start = progress.handled;
+        long upcalls = 0;
+        s.meter.begin(0);
         while (progress.handled - start < CrossThread.BATCH) {
             long before = progress.handled;
-            s.poll();
+            if (s.poll()) {
+                upcalls++;
+            }
             if (progress.handled != before) {
                 progress.publish();
             } else if (control.stopMeasurement) {
@@ -207,6 +284,7 @@ public class EventChannelBench {
                 Thread.onSpinWait();
             }
         }
+        s.meter.end(ops, progress.handled - start, upcalls);
         counters.deliveries += progress.handled - start;
     }
 
@@ -245,7 +323,12 @@ public class EventChannelBench {
         private Domain receiver;
         private PostedInterrupts posted;
         private int port;
+        CoreMeter meter;
+        /** Handler runs; package-private for tests. */
         long handled;
+        /** Events delivered ({@link #deliverOne} calls) in the iteration. */
+        long delivered;
+        private long handledAtStart;
 
         @Setup(Level.Trial)
         public void boot() {
@@ -291,6 +374,31 @@ public class EventChannelBench {
                     throw badMode(mode);
             }
             cpu.start(hv.context(cpu));
+            meter = new CoreMeter(new Cpu[] {cpu}, machine.iommu().iotlb(), machine.iommu().clock());
+        }
+
+        /** Notifications the receiver took so far: posted notification vectors, else virtual interrupts (VIRQ). */
+        long notificationCount() {
+            return posted != null ? posted.notifications() : cpu.trace().count(Crossing.VIRQ);
+        }
+
+        @Setup(Level.Iteration)
+        public void startIteration() {
+            delivered = 0;
+            handledAtStart = handled;
+        }
+
+        /** Fails the run unless each event delivered in the iteration ran the handler once. */
+        @TearDown(Level.Iteration)
+        public void checkIteration() {
+            if (delivered == 0) {
+                throw new IllegalStateException("deliver, mode " + mode + ": no event was delivered in the iteration");
+            }
+            long ran = handled - handledAtStart;
+            if (ran != delivered) {
+                throw new IllegalStateException("deliver, mode " + mode + ": " + delivered + " events delivered but the handler ran "
+                    + ran + " times");
+            }
         }
 
         /** The hypervisor delivers one event (or the device posts one vector and the CPU takes it). */
@@ -347,6 +455,13 @@ public class EventChannelBench {
         }
     }
 
+    /** The producer's count of events sent, padded on both sides like {@link Progress}: the consumer never reads it. */
+    static final class SentCount extends ProgressPadLeft {
+        /** Events set pending (producer thread only; read by the iteration's check after JMH's barrier). */
+        long count;
+        long p11, p12, p13, p14, p15, p16, p17, p18;
+    }
+
     /** The words both threads share, for one delivery mechanism; no hypervisor crossing on either side. */
     @State(Scope.Group)
     public static class CrossThread {
@@ -358,6 +473,10 @@ public class EventChannelBench {
         public String mode;
 
         final Progress progress = new Progress();
+        final SentCount sent = new SentCount();
+        /** The consumer's meter (its CPU only: the producer runs none). */
+        CoreMeter meter;
+        private long handledAtStart;
         private Machine machine;
         private MachineMemory memory;
         private Cpu consumerCpu;
@@ -416,6 +535,30 @@ public class EventChannelBench {
                 default:
                     throw badMode(mode);
             }
+            meter = new CoreMeter(new Cpu[] {consumerCpu}, null, null);
+        }
+
+        @Setup(Level.Iteration)
+        public void startIteration() {
+            handledAtStart = progress.handled;
+        }
+
+        /**
+         * Fails the run unless the consumer ran handlers in the iteration, no more than the producer
+         * sent and no fewer than all but the batch in flight. Runs after JMH's barrier: both threads
+         * have stopped, so the plain counts are read as their threads left them.
+         */
+        @TearDown(Level.Iteration)
+        public void checkIteration() {
+            long handled = progress.handled;
+            long sentCount = sent.count;
+            if (handled == handledAtStart) {
+                throw new IllegalStateException("crossThread, mode " + mode + ": no event was delivered in the iteration");
+            }
+            if (handled > sentCount || sentCount - handled > BATCH) {
+                throw new IllegalStateException("crossThread, mode " + mode + ": " + sentCount + " events sent but " + handled
+                    + " handled (at most " + BATCH + " may be in flight)");
+            }
         }
 
         /** Producer: sets {@code port} pending; the notification is the word the consumer polls. */
@@ -433,27 +576,30 @@ public class EventChannelBench {
             }
         }
 
-        /** Consumer: the kernel's upcall (or the CPU's interrupt entry) when its word says so. */
-        void poll() {
+        /** Consumer: the kernel's upcall (or the CPU's interrupt entry) when its word says so; true when it ran. */
+        boolean poll() {
             switch (kind) {
                 case 0:
                     if (memory.getIntVolatile(sharedInfoMa + SharedInfo.UPCALL_PENDING) != 0) {
                         twoLevel.onVirq(consumerCpu);
+                        return true;
                     }
-                    break;
+                    return false;
                 case 1:
                     // The receiver's own CPU: the hypervisor links what the producer left in the
                     // inbox (a read when it is empty), then the upcall when READY says so.
                     queues.drain();
                     if (memory.getIntVolatile(readyMa) != 0) {
                         fifo.consume(consumerCpu);
+                        return true;
                     }
-                    break;
+                    return false;
                 default:
                     if (controller.hasPending()) {
                         controller.deliver(consumerCpu);
+                        return true;
                     }
-                    break;
+                    return false;
             }
         }
 
@@ -464,12 +610,6 @@ public class EventChannelBench {
             }
             machine.close();
         }
-    }
-
-    /** Events the producer has sent. */
-    @State(Scope.Thread)
-    public static class Producer {
-        long produced;
     }
 
     /** Ports set pending by the producer. */
@@ -484,7 +624,7 @@ public class EventChannelBench {
         }
     }
 
-    /** Handlers run by the consumer: its time per delivered event, in avgt mode. */
+    /** Handlers run by the consumer, as a rate. */
     @State(Scope.Thread)
     @AuxCounters(AuxCounters.Type.OPERATIONS)
     public static class Delivered {

@@ -30,6 +30,12 @@ import org.openjdk.jmh.annotations.Warmup;
  * hypercall, against {@code calls} of them batched into one multicall. Each operation is one entry
  * into the hypervisor (HYPERCALL in, VMENTRY out); the {@code calls} counter is hypercalls per
  * second, so entry cost amortized over a batch shows as calls/s rising with the batch.
+ * {@link OpCounters} gives crossings, TLB misses and modelled ns per entry.
+ *
+ * <p>Each iteration ends with a check ({@link #checkIteration}): every entry returned what it names
+ * (16 bytes written, or 0 for a multicall), the hypervisor counted one entry per operation, and each
+ * console write of the last multicall wrote its own result word (16) over the marker set at the
+ * iteration's start; otherwise the run fails.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -41,11 +47,25 @@ public class HypercallBench {
     @Param({"false", "true"})
     public boolean tlbTagged;
 
+    /** A console write of this many bytes: what {@link #single} and each multicall entry ask for. */
+    static final int TEXT_BYTES = 16;
+    /** Written over each multicall result word before an iteration: no result the hypervisor writes. */
+    static final long NO_RESULT = Long.MIN_VALUE;
+
     private Machine machine;
     private Hypervisor hypervisor;
     private Cpu cpu;
-    private long textGpa;
+    private CoreMeter meter;
+    /** The guest's console text; package-private so a test can point it where nothing is mapped. */
+    long textGpa;
     private long multicallGpa;
+    /** Machine address of the multicall entries, for the harness's own reads (no TLB, no modelled cost). */
+    private long multicallMa;
+    // Per iteration: entries made, entries whose return value was wrong, the last multicall's size.
+    private long entries;
+    private long wrongReturns;
+    private int lastBatch;
+    private long hypercallsAtStart;
 
     /** Console writes per multicall: a parameter of {@link #multicall} only. */
     @State(Scope.Thread)
@@ -54,7 +74,7 @@ public class HypercallBench {
         public int calls;
     }
 
-    /** Hypercalls made, as a rate. */
+    /** Hypercalls made (each console write of a multicall counts), as a rate. */
     @State(Scope.Thread)
     @AuxCounters(AuxCounters.Type.OPERATIONS)
     public static class Calls {
@@ -75,7 +95,7 @@ public class HypercallBench {
         Domain guest = hypervisor.createDomain("guest", "guest", 1L << 20, false);
         DomainMemory memory = new DomainMemory(guest, machine.memory());
         textGpa = memory.allocate(1);
-        memory.hostWrite(textGpa, "hvbench console\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, 16);
+        memory.hostWrite(textGpa, "hvbench console\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, TEXT_BYTES);
         multicallGpa = memory.allocate(1);
         ByteBuffer entries = ByteBuffer.allocate(Hypercall.MULTICALL_MAX * Hypercall.MULTICALL_ENTRY_BYTES)
             .order(ByteOrder.LITTLE_ENDIAN);
@@ -83,25 +103,84 @@ public class HypercallBench {
             int e = i * Hypercall.MULTICALL_ENTRY_BYTES;
             entries.putLong(e + Hypercall.MULTICALL_OP, Hypercall.CONSOLE_IO);
             entries.putLong(e + Hypercall.MULTICALL_ARGS, Hypercall.CONSOLE_WRITE);
-            entries.putLong(e + Hypercall.MULTICALL_ARGS + 8, 16);
+            entries.putLong(e + Hypercall.MULTICALL_ARGS + 8, TEXT_BYTES);
             entries.putLong(e + Hypercall.MULTICALL_ARGS + 16, textGpa);
         }
         memory.hostWrite(multicallGpa, entries.array(), 0, entries.capacity());
+        multicallMa = memory.hostTranslate(multicallGpa);
         cpu.start(guest.kernel());
+        meter = new CoreMeter(new Cpu[] {cpu}, machine.iommu().iotlb(), machine.iommu().clock());
+    }
+
+    /** Marks every multicall result word and starts the iteration's tallies. */
+    @Setup(Level.Iteration)
+    public void startIteration() {
+        for (int i = 0; i < Hypercall.MULTICALL_MAX; i++) {
+            machine.memory().putLong(resultMa(i), NO_RESULT);
+        }
+        entries = 0;
+        wrongReturns = 0;
+        lastBatch = 0;
+        hypercallsAtStart = hypervisor.hypercalls();
+    }
+
+    private long resultMa(int entry) {
+        return multicallMa + (long) entry * Hypercall.MULTICALL_ENTRY_BYTES + Hypercall.MULTICALL_RESULT;
     }
 
     /** One console write, one entry. */
     @Benchmark
-    public long single(Calls counters) {
+    public long single(Calls counters, OpCounters ops) {
+        meter.begin(0);
+        long r = hypervisor.hypercall(cpu, Hypercall.CONSOLE_IO, Hypercall.CONSOLE_WRITE, TEXT_BYTES, textGpa, 0);
+        meter.end(ops, 1, 0);
         counters.calls++;
-        return hypervisor.hypercall(cpu, Hypercall.CONSOLE_IO, Hypercall.CONSOLE_WRITE, 16, textGpa, 0);
+        entries++;
+        if (r != TEXT_BYTES) {
+            wrongReturns++;
+        }
+        return r;
     }
 
     /** {@code calls} console writes in one entry. */
     @Benchmark
-    public long multicall(Batch batch, Calls counters) {
+    public long multicall(Batch batch, Calls counters, OpCounters ops) {
+        meter.begin(0);
+        long r = hypervisor.hypercall(cpu, Hypercall.MULTICALL, multicallGpa, batch.calls, 0, 0);
+        meter.end(ops, 1, 0);
         counters.calls += batch.calls;
-        return hypervisor.hypercall(cpu, Hypercall.MULTICALL, multicallGpa, batch.calls, 0, 0);
+        entries++;
+        lastBatch = batch.calls;
+        if (r != 0) {
+            wrongReturns++;
+        }
+        return r;
+    }
+
+    /**
+     * Fails the run unless the iteration's entries did their work: at least one entry, each returned
+     * what it names, the hypervisor counted each, and the last multicall's console writes each wrote 16.
+     */
+    @TearDown(Level.Iteration)
+    public void checkIteration() {
+        if (entries == 0) {
+            throw new IllegalStateException("HypercallBench: no hypercall was made in the iteration");
+        }
+        if (wrongReturns != 0) {
+            throw new IllegalStateException("HypercallBench: " + wrongReturns + " of " + entries + " hypercalls did not return "
+                + (lastBatch == 0 ? TEXT_BYTES + " (bytes written)" : "0 (multicall done)"));
+        }
+        long counted = hypervisor.hypercalls() - hypercallsAtStart;
+        if (counted != entries) {
+            throw new IllegalStateException("HypercallBench: " + entries + " hypercalls made but the hypervisor counted " + counted);
+        }
+        for (int i = 0; i < lastBatch; i++) {
+            long result = machine.memory().getLong(resultMa(i));
+            if (result != TEXT_BYTES) {
+                throw new IllegalStateException("HypercallBench: multicall entry " + i + " of " + lastBatch + " has result "
+                    + (result == NO_RESULT ? "unwritten" : Long.toString(result)) + ", not " + TEXT_BYTES + " (bytes written)");
+            }
+        }
     }
 
     @TearDown(Level.Trial)
