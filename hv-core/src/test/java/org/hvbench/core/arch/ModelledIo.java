@@ -36,70 +36,58 @@ final class ModelledIo {
         this.placement = placement;
         this.size = size;
         this.depth = depth;
-        Cpu[] cpus = path.cpus();
+        long[] before = counts(path);
         long picos = path.modelledPicos();
         long[] parts = new long[CostPart.COUNT];
         for (CostPart p : CostPart.values()) {
             parts[p.ordinal()] = path.modelledPicos(p);
         }
-        long[] kinds = new long[crossingsByKind.length];
-        long idle = 0;
-        long misses = 0;
-        long levels = 0;
-        long copied = 0;
-        for (Cpu c : cpus) {
-            for (org.hvbench.core.cpu.Crossing k : org.hvbench.core.cpu.Crossing.values()) {
-                kinds[k.ordinal()] += c.trace().count(k);
-            }
-            idle += c.trace().idleSwitches();
-            misses += c.tlb().misses();
-            levels += c.walkLevels();
-            copied += c.bytesCopied();
-        }
-        long ioMisses = path.machine().iommu().iotlb().misses();
-        long ioInvalidations = path.machine().iommu().invalidations();
-        long ioBatches = path.machine().iommu().batches();
-        long moved = path.machine().device().bytesMoved();
-        long faulted = 0;
-        for (Cpu c : cpus) {
-            faulted += c.faults();
-        }
-        long crossed = path.crossings();
         batch.run();
         this.totalPicos = path.modelledPicos() - picos;
         for (CostPart p : CostPart.values()) {
             partPicos[p.ordinal()] = path.modelledPicos(p) - parts[p.ordinal()];
         }
-        long idleAfter = 0;
-        long missesAfter = 0;
-        long levelsAfter = 0;
-        long copiedAfter = 0;
-        for (Cpu c : cpus) {
+        long[] after = counts(path);
+        int kinds = crossingsByKind.length;
+        for (int k = 0; k < kinds; k++) {
+            crossingsByKind[k] = after[k] - before[k];
+        }
+        this.crossings = after[kinds] - before[kinds];
+        this.idleSwitches = after[kinds + 1] - before[kinds + 1];
+        this.tlbMisses = after[kinds + 2] - before[kinds + 2];
+        this.walkLevels = after[kinds + 3] - before[kinds + 3];
+        this.bytesCopied = after[kinds + 4] - before[kinds + 4];
+        this.walkFaults = after[kinds + 5] - before[kinds + 5];
+        this.iotlbMisses = after[kinds + 6] - before[kinds + 6];
+        this.iotlbInvalidations = after[kinds + 7] - before[kinds + 7];
+        this.iotlbBatches = after[kinds + 8] - before[kinds + 8];
+        this.deviceBytes = after[kinds + 9] - before[kinds + 9];
+    }
+
+    /**
+     * The machine's counters now: crossings of each kind, then crossings, idle switches, TLB misses,
+     * walk levels, bytes copied and translation faults summed over the CPUs, then IOTLB misses, IOTLB
+     * invalidations, deferred batches and the device's bytes.
+     */
+    private static long[] counts(IoPath path) {
+        int kinds = org.hvbench.core.cpu.Crossing.count();
+        long[] c = new long[kinds + 10];
+        for (Cpu cpu : path.cpus()) {
             for (org.hvbench.core.cpu.Crossing k : org.hvbench.core.cpu.Crossing.values()) {
-                crossingsByKind[k.ordinal()] += c.trace().count(k);
+                c[k.ordinal()] += cpu.trace().count(k);
             }
-            idleAfter += c.trace().idleSwitches();
-            missesAfter += c.tlb().misses();
-            levelsAfter += c.walkLevels();
-            copiedAfter += c.bytesCopied();
+            c[kinds + 1] += cpu.trace().idleSwitches();
+            c[kinds + 2] += cpu.tlb().misses();
+            c[kinds + 3] += cpu.walkLevels();
+            c[kinds + 4] += cpu.bytesCopied();
+            c[kinds + 5] += cpu.faults();
         }
-        for (int k = 0; k < kinds.length; k++) {
-            crossingsByKind[k] -= kinds[k];
-        }
-        this.crossings = path.crossings() - crossed;
-        this.idleSwitches = idleAfter - idle;
-        this.tlbMisses = missesAfter - misses;
-        this.walkLevels = levelsAfter - levels;
-        this.bytesCopied = copiedAfter - copied;
-        this.iotlbMisses = path.machine().iommu().iotlb().misses() - ioMisses;
-        this.iotlbInvalidations = path.machine().iommu().invalidations() - ioInvalidations;
-        this.iotlbBatches = path.machine().iommu().batches() - ioBatches;
-        this.deviceBytes = path.machine().device().bytesMoved() - moved;
-        long faultedAfter = 0;
-        for (Cpu c : cpus) {
-            faultedAfter += c.faults();
-        }
-        this.walkFaults = faultedAfter - faulted;
+        c[kinds] = path.crossings();
+        c[kinds + 6] = path.machine().iommu().iotlb().misses();
+        c[kinds + 7] = path.machine().iommu().invalidations();
+        c[kinds + 8] = path.machine().iommu().batches();
+        c[kinds + 9] = path.machine().device().bytesMoved();
+        return c;
     }
 
     /** Opens {@code placement} on {@code config}, prepares {@code depth} reads of {@code size}, warms up, measures a batch. */
