@@ -22,6 +22,8 @@ import org.hvbench.core.hv.AccessControl;
 import org.hvbench.core.hv.Domain;
 import org.hvbench.core.hv.Hypercall;
 import org.hvbench.core.hv.Hypervisor;
+import org.hvbench.core.mem.Tlb;
+import org.hvbench.core.mem.Translation;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -41,7 +43,9 @@ class GrantAndEventTest {
 
     @BeforeEach
     void boot() {
-        machine = new Machine(MachineConfig.defaults().memory(32L << 20));
+        // Tagged TLB: entries survive the crossings into the hypervisor and back, so only unmap's own flush
+        // can drop the mapper's cached translation of a grant (unmapFlushesTheMappersTlbEntryForTheHostPage).
+        machine = new Machine(MachineConfig.defaults().memory(32L << 20).tlbTagged(true));
         cpu = machine.newCpu("cpu0");
         hv = new Hypervisor(machine);
         hv.attach(cpu);
@@ -264,4 +268,44 @@ class GrantAndEventTest {
             .getShort(GrantOps.MAP_STATUS));
         assertEquals(-Errno.EFAULT, mapper.space().table().translate(mapper.windowStart()), "nothing was mapped");
     }
+
+    @Test
+    void revocationFailsWhileOnlyWritingIsSet() {
+        // Revoke's contract is "neither READING nor WRITING": each bit alone must keep the entry.
+        long page = granterMemory.allocate(1);
+        int ref = table.allocate();
+        assertEquals(0, table.grant(ref, mapper.id(), page >>> 12, false));
+        long entryMa = granterMemory.hostTranslate(table.tableGpa()) + (long) ref * GrantEntry.BYTES;
+        assertEquals(0, GrantEntry.pin(machine.memory(), entryMa, mapper.id(), true));
+        assertTrue(GrantEntry.clear(machine.memory(), entryMa, GrantEntry.READING));
+        assertEquals(GrantEntry.WRITING, GrantEntry.flags(table.word(ref)) & GrantEntry.IN_USE, "WRITING alone is set");
+        assertEquals(-Errno.EBUSY, table.revoke(ref), "a frame being written cannot be revoked");
+        assertEquals(GrantEntry.PERMIT_ACCESS, GrantEntry.flags(table.word(ref)) & GrantEntry.TYPE_MASK, "the entry is kept");
+        assertTrue(GrantEntry.clear(machine.memory(), entryMa, GrantEntry.WRITING));
+        assertEquals(0, GrantEntry.pin(machine.memory(), entryMa, mapper.id(), false));
+        assertEquals(GrantEntry.READING, GrantEntry.flags(table.word(ref)) & GrantEntry.IN_USE, "READING alone is set");
+        assertEquals(-Errno.EBUSY, table.revoke(ref), "a frame being read cannot be revoked");
+        assertTrue(GrantEntry.clear(machine.memory(), entryMa, GrantEntry.READING));
+        assertEquals(0, table.revoke(ref), "neither bit set: revoked");
+    }
+
+    @Test
+    void unmapFlushesTheMappersTlbEntryForTheHostPage() {
+        long page = granterMemory.allocate(1);
+        int ref = table.allocate();
+        assertEquals(0, table.grant(ref, mapper.id(), page >>> 12, false));
+        long host = mapper.windowStart();
+        long handle = map(ref, host, false);
+        assertTrue(handle >= 0, "mapped: " + handle);
+        long granted = granterMemory.hostTranslate(page);
+        assertEquals(granted, cpu.translate(mapper.space(), host, Translation.READ), "the mapper reaches the granted frame");
+        assertEquals(Translation.machineAddress(cpu.tlb().lookup(mapper.space().asid(), host), host), granted,
+            "the translation is cached in the TLB");
+        assertEquals(0, unmap(host, handle));
+        assertEquals(Tlb.MISS, cpu.tlb().lookup(mapper.space().asid(), host), "unmap dropped the cached translation");
+        assertEquals(-Errno.EFAULT, cpu.translate(mapper.space(), host, Translation.READ),
+            "after unmap the mapper cannot reach the frame through a stale TLB entry");
+        assertEquals(0, table.revoke(ref));
+    }
+
 }
