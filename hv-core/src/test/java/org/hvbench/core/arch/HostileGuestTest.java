@@ -341,4 +341,31 @@ class HostileGuestTest {
         before.assertUnchanged(path.machine(), "runaway producer");
         wellBehavedGuestStillWorks();
     }
+
+    @Test
+    void aConsoleWriteFromAnAddressOutsideTheGuestIsEfaultAndPrintsNothing() {
+        long text = attackerMemory.allocate(1);
+        attackerMemory.hostWrite(text, "ok".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, 2);
+        assertEquals(2, asAttacker(() -> hv.hypercall(cpu, Hypercall.CONSOLE_IO, Hypercall.CONSOLE_WRITE, 2, text, 0)));
+        String before = hv.console();
+        assertTrue(before.endsWith("ok"), before);
+        assertEquals(-Errno.EFAULT, asAttacker(() -> hv.hypercall(cpu, Hypercall.CONSOLE_IO, Hypercall.CONSOLE_WRITE, 5, 1L << 40, 0)),
+            "console text outside the guest");
+        assertEquals(-Errno.EFAULT, asAttacker(() -> hv.hypercall(cpu, Hypercall.CONSOLE_IO, Hypercall.CONSOLE_WRITE, 5,
+            (long) (attacker.pages() + 7) << MachineMemory.PAGE_SHIFT, 0)), "console text past the guest's last page");
+        assertEquals(before, hv.console(), "a refused console write prints nothing");
+        wellBehavedGuestStillWorks();
+    }
+
+    @Test
+    void onlyAPrivilegedDomainMayInjectAnInterruptThroughDmOp() {
+        Domain victim = ((HypervisorPlacement) path).guest();
+        long virqs = cpu.trace().count(org.hvbench.core.cpu.Crossing.VIRQ);
+        assertEquals(-Errno.EPERM, asAttacker(() -> hv.hypercall(cpu, Hypercall.DM_OP, Hypercall.DM_INJECT_IRQ, victim.id(), 0, 0)),
+            "an unprivileged domain injects an interrupt into another guest");
+        assertEquals(-Errno.EPERM, asAttacker(() -> hv.hypercall(cpu, Hypercall.DM_OP, Hypercall.DM_INJECT_IRQ, hv.dom0().id(), 0, 0)),
+            "an unprivileged domain injects an interrupt into dom0");
+        assertEquals(virqs, cpu.trace().count(org.hvbench.core.cpu.Crossing.VIRQ), "no interrupt was delivered");
+        wellBehavedGuestStillWorks();
+    }
 }
