@@ -54,6 +54,9 @@ class HostileFrontEndTest {
     private int dataRef;
     private MachineMemory machineMemory;
 
+    /** Sectors of the attacker's virtual disk, from sector HALF of the real one. */
+    private long extentSectors = HALF;
+
     private void boot(GrantMode mode) {
         path = Placement.IO_PARTITION.open(MachineConfig.defaults().memory(96L << 20).diskBytes(DISK_BYTES), 4, mode);
         placement = (IoPartitionPlacement) path;
@@ -91,7 +94,7 @@ class HostileFrontEndTest {
         store.write(dir + "event-channel", port);
         store.write(dir + "grant-mode", mode.ordinal());
         cpu.start(placement.partition().kernel());
-        placement.back().connect(cpu, attacker, HALF, HALF);
+        placement.back().connect(cpu, attacker, HALF, extentSectors);
         cpu.start(path.app().kernel().appContext());
     }
 
@@ -276,5 +279,22 @@ class HostileFrontEndTest {
         byte[] b = new byte[4096];
         path.machine().backing().peek(sector * 512, b, 0, 4096);
         return b;
+    }
+
+    @ParameterizedTest
+    @EnumSource(GrantMode.class)
+    void aRequestOneSectorPastAnExtentThatEndsBeforeTheDiskIsRefusedByTheBackEnd(GrantMode mode) {
+        // The extent ends 64 sectors before the disk does: the device's own bound cannot catch a request
+        // that runs one sector past the extent, only the back end's sector-range check can.
+        extentSectors = HALF - 64;
+        boot(mode);
+        current = machineMemory;
+        for (int op : new int[] {BlockProtocol.OP_READ, BlockProtocol.OP_WRITE}) {
+            request(op, r -> putLong(r + BlockProtocol.SECTOR, extentSectors - 7));
+            assertEquals(-Errno.ENOSPC, pushAndRun(), "eight sectors whose last is the first past the extent");
+        }
+        request(BlockProtocol.OP_READ, r -> putLong(r + BlockProtocol.SECTOR, extentSectors - 8));
+        assertEquals(0, pushAndRun(), "the extent's last eight sectors are the attacker's to read");
+        wellBehavedGuestStillWorks();
     }
 }
