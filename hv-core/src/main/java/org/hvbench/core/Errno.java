@@ -24,6 +24,7 @@ public final class Errno {
     public static final int ENOSPC = 28;
     public static final int ENOSYS = 38;
     public static final int ENOTCONN = 107;
+    public static final int ESHUTDOWN = 108;
     public static final int ETIMEDOUT = 110;
     public static final int ELOOP = 40;
     public static final int EOPNOTSUPP = 95;
@@ -53,6 +54,7 @@ public final class Errno {
             case ENOSPC: return "ENOSPC";
             case ENOSYS: return "ENOSYS";
             case ENOTCONN: return "ENOTCONN";
+            case ESHUTDOWN: return "ESHUTDOWN";
             case ETIMEDOUT: return "ETIMEDOUT";
             case ELOOP: return "ELOOP";
             case EOPNOTSUPP: return "EOPNOTSUPP";

@@ -49,7 +49,9 @@ public final class IoRequestForwarder implements MmioHandler {
     private final long pageGpa;
     private final int port;
     private final Domain guest;
+    private final Hypervisor hv;
     private final java.util.function.BooleanSupplier answeredCheck;
+    private boolean closed;
     private long forwarded;
     private long unanswered;
 
@@ -58,6 +60,7 @@ public final class IoRequestForwarder implements MmioHandler {
      * request page is mapped into that domain's window at {@code windowGpa}.
      */
     public IoRequestForwarder(Hypervisor hv, EventChannels channels, Domain emulatorDomain, long windowGpa, Domain guest) {
+        this.hv = hv;
         this.channels = channels;
         this.emulatorDomain = emulatorDomain;
         this.memory = hv.machine().memory();
@@ -105,6 +108,27 @@ public final class IoRequestForwarder implements MmioHandler {
         Cpu waiting = guest.vcpu();
         if (waiting != null) {
             waiting.sleeper().wake();
+        }
+    }
+
+    /**
+     * The guest is destroyed and its emulator let go (its port closed): the request page leaves the
+     * emulator domain's window (its TLB entries flushed) and its frame is freed. Tear-down, while no
+     * other party runs.
+     */
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (!emulatorDomain.destroyed()) {
+            emulatorDomain.space().table().unmap(pageGpa);
+            hv.flushTlbs(emulatorDomain, pageGpa);
+        }
+        memory.setMemory(pageMa, MachineMemory.PAGE_SIZE, (byte) 0);
+        int r = hv.machine().frames().free(pageMa >>> MachineMemory.PAGE_SHIFT, FrameAllocator.OWNER_HYPERVISOR);
+        if (r < 0) {
+            throw new IllegalStateException("the I/O request page of " + guest + " was not the hypervisor's: " + Errno.name(r));
         }
     }
 

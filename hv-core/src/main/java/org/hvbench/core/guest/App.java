@@ -27,6 +27,7 @@ public final class App {
     }
 
     private final Kernel kernel;
+    private final Kernel.Process process;
     private final OsMemory os;
     private final CompletionListener listener;
     private final MachineMemory memory;
@@ -46,15 +47,21 @@ public final class App {
 
     /** As {@link #App(Cpu, Kernel, OsMemory)}, with a listener that also sees every completion. */
     public App(Cpu cpu, Kernel kernel, OsMemory os, CompletionListener listener) {
+        this(cpu, kernel.process(), os, listener);
+    }
+
+    /** The app of one more process of a kernel ({@link Kernel#newProcess}). */
+    public App(Cpu cpu, Kernel.Process process, OsMemory os, CompletionListener listener) {
         this.listener = listener;
-        this.kernel = kernel;
+        this.process = process;
+        this.kernel = process.kernel();
         this.os = os;
         this.memory = os.memory();
         this.depth = kernel.maxInFlight();
         this.iocbVa = os.allocate(1);
         long eventsVa = os.allocate(MemoryQueue.pages(Aio.EVENT_BYTES, depth));
         this.events = new QueueConsumer(memory, cpu.view(os.space()), eventsVa, Aio.EVENT_BYTES, depth);
-        kernel.attachApp(this, cpu, eventsVa, depth);
+        kernel.attachApp(process, this, cpu, eventsVa, depth);
     }
 
     /** Fresh zeroed buffer pages in the app's memory. */
@@ -88,7 +95,7 @@ public final class App {
      * @return how many the kernel took (it may take fewer when its queues are full), or a negative errno
      */
     public long submit(Cpu cpu, int first, int count) {
-        return kernel.syscall(cpu, Aio.SYS_IO_SUBMIT, iocbVa + (long) first * Aio.IOCB_BYTES, count, 0, 0);
+        return process.syscall(cpu, Aio.SYS_IO_SUBMIT, iocbVa + (long) first * Aio.IOCB_BYTES, count, 0, 0);
     }
 
     /** The kernel's signal: reap every completion event. Events are checked before they are counted. */
@@ -145,6 +152,11 @@ public final class App {
 
     public int depth() {
         return depth;
+    }
+
+    /** The kernel's process this app is. */
+    public Kernel.Process process() {
+        return process;
     }
 
     public Kernel kernel() {

@@ -1,5 +1,8 @@
 package org.hvbench.core.guest;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.hv.Domain;
@@ -23,6 +26,8 @@ public final class DomainMemory extends OsMemory {
     private final boolean machineBusAddresses;
     private long nextGfn = 1;
     private long nextWindowPage;
+    /** Window extents handed back, as {first page, pages}: reused first fit before the window grows. */
+    private final List<long[]> freeWindow = new ArrayList<>();
 
     /** A guest's memory: devices are told guest-physical addresses. */
     public DomainMemory(Domain domain, MachineMemory memory) {
@@ -45,6 +50,18 @@ public final class DomainMemory extends OsMemory {
 
     /** {@code pages} consecutive pages of the mapping window (empty until something is mapped there). */
     public long allocateWindow(int pages) {
+        for (int i = 0; pages > 0 && i < freeWindow.size(); i++) {
+            long[] extent = freeWindow.get(i);
+            if (extent[1] >= pages) {
+                long gpa = domain.windowStart() + (extent[0] << MachineMemory.PAGE_SHIFT);
+                extent[0] += pages;
+                extent[1] -= pages;
+                if (extent[1] == 0) {
+                    freeWindow.remove(i);
+                }
+                return gpa;
+            }
+        }
         if (pages < 1 || nextWindowPage + pages > Domain.WINDOW_PAGES) {
             throw new IllegalStateException("the mapping window of " + domain + " has no " + pages + " more pages");
         }
@@ -53,7 +70,25 @@ public final class DomainMemory extends OsMemory {
         return gpa;
     }
 
-    /** Pages of the mapping window handed out so far. */
+    /**
+     * Hands back {@code pages} window pages from {@code gpa} (set-up or tear-down, not a hot path):
+     * nothing may be mapped there any more; a later {@link #allocateWindow} may hand them out again.
+     */
+    public void releaseWindow(long gpa, int pages) {
+        long first = (gpa - domain.windowStart()) >> MachineMemory.PAGE_SHIFT;
+        if (pages < 1 || (gpa & MachineMemory.PAGE_MASK) != 0 || first < 0 || first + pages > nextWindowPage) {
+            throw new IllegalArgumentException("releaseWindow: " + pages + " pages at " + Long.toHexString(gpa)
+                + " are not pages of " + domain + "'s window handed out");
+        }
+        for (long[] extent : freeWindow) {
+            if (first < extent[0] + extent[1] && extent[0] < first + pages) {
+                throw new IllegalArgumentException("releaseWindow: pages at " + Long.toHexString(gpa) + " are free already");
+            }
+        }
+        freeWindow.add(new long[] {first, pages});
+    }
+
+    /** Pages of the mapping window handed out so far (the high-water mark). */
     public long windowPages() {
         return nextWindowPage;
     }

@@ -58,6 +58,7 @@ public final class Emulator {
     private final MachineMemory memory;
     private final Domain guest;
     private final Kernel kernel;
+    private final Kernel.Process process;
     private final App app;
     private final Context context;
     private final GrantMode mode;
@@ -99,6 +100,9 @@ public final class Emulator {
     private int iocbsInFlight;
     private final long[] gfns = new long[BlockCommand.MAX_SEGMENTS * 2];
     private final long[] stagedUserData = new long[Aio.MAX_DEPTH];
+    /** Control blocks the kernel had no room for ({@code [retryFirst, retryFirst + retryCount)}), sent again first. */
+    private int retryFirst;
+    private int retryCount;
 
     /** The guest was destroyed: nothing more is served or written back; closes when no I/O is left. */
     private boolean closing;
@@ -112,18 +116,20 @@ public final class Emulator {
     private long injected;
 
     /**
-     * Builds the emulator as the one application of the partition's {@code kernel}, binds the
-     * request port in the partition's {@code events}, and installs the privcmd system call. The
-     * guest's virtual disk is sectors {@code [extentFirst, extentFirst + extentSectors)}.
+     * Builds the emulator as the application of the partition kernel's {@code process} (one process
+     * per guest, as QEMU runs one per HVM guest), binds the request port in the partition's
+     * {@code events}, and installs the kernel's privcmd system call if no emulator did. The guest's
+     * virtual disk is sectors {@code [extentFirst, extentFirst + extentSectors)}.
      */
-    public Emulator(Cpu cpu, Hypervisor hv, DomainMemory os, Kernel kernel, EventPorts events, Domain guest,
+    public Emulator(Cpu cpu, Hypervisor hv, DomainMemory os, Kernel.Process process, EventPorts events, Domain guest,
                     IoRequestForwarder requests, GrantMode mode, long extentFirst, long extentSectors, int queueEntries) {
         this.hv = hv;
         this.os = os;
         this.memory = os.memory();
         this.guest = guest;
-        this.kernel = kernel;
-        this.context = kernel.appContext();
+        this.process = process;
+        this.kernel = process.kernel();
+        this.context = process.context();
         if (context.level() != PrivilegeLevel.USER) {
             throw new IllegalArgumentException("the emulator runs at user level");
         }
@@ -158,9 +164,14 @@ public final class Emulator {
                 slotBounce[i] = os.allocate(BlockCommand.MAX_SEGMENTS);
             }
         }
-        kernel.registerSyscall(SYS_PRIVCMD, "the emulator asks its kernel to make a hypercall (privcmd)",
-            (c, op, a0, a1, a2) -> hv.hypercall(c, (int) op, a0, a1, a2, 0));
-        this.app = new App(cpu, kernel, os, new App.CompletionListener() {
+        if (!kernel.hasSyscall(SYS_PRIVCMD)) {
+            kernel.registerSyscall(SYS_PRIVCMD, "the emulator asks its kernel to make a hypercall (privcmd)",
+                (c, op, a0, a1, a2) -> hv.hypercall(c, (int) op, a0, a1, a2, 0));
+        }
+        // Other guests' emulators share the kernel's slots and the device queue: when they are full,
+        // the kernel signals this one once there is room (it may have nothing of its own under way).
+        process.signalWhenRoom();
+        this.app = new App(cpu, process, os, new App.CompletionListener() {
             @Override
             public void onCompletion(Cpu c, long userData, int result) {
                 completed(c, userData, result);
@@ -261,6 +272,11 @@ public final class Emulator {
         if (guestSq == null || failed) {
             return -Errno.EINVAL;
         }
+        if (retryCount > 0 && !resubmit(cpu)) {
+            // The kernel still has no room: new commands wait behind the ones it refused.
+            moreWork = true;
+            return 0;
+        }
         long available = guestSq.available();
         if (available < 0 || available > entries) {
             // The guest broke its own queue: the emulated device stops, as a real one would.
@@ -273,7 +289,10 @@ public final class Emulator {
         int taken = 0;
         moreWork = false;
         while (taken < available) {
-            if (freeSlotCount == 0 || iocbsInFlight + staged + BlockCommand.MAX_SEGMENTS > maxIocbs
+            // Room for a command's worst case of control blocks; with none under way any command goes
+            // (the kernel takes what fits and signals when there is room for the rest).
+            int underWay = iocbsInFlight + staged;
+            if (freeSlotCount == 0 || underWay > 0 && underWay + BlockCommand.MAX_SEGMENTS > maxIocbs
                 || guestCq.freeSlots() - (slots - freeSlotCount) - cqPending <= 0) {
                 moreWork = true;
                 break;
@@ -318,18 +337,45 @@ public final class Emulator {
         }
         guestSq.consume(taken);
         if (staged > 0) {
-            long accepted = app.submit(cpu, 0, staged);
-            iocbsInFlight += (int) Math.max(0, accepted);
-            if (accepted < staged) {
-                // Never expected (room is checked first); fail what the kernel did not take.
-                for (int i = (int) Math.max(0, accepted); i < staged; i++) {
-                    completed(cpu, stagedUserData[i], accepted < 0 ? (int) accepted : -Errno.EAGAIN);
-                    iocbsInFlight++;
-                }
+            retryFirst = 0;
+            retryCount = staged;
+            if (!resubmit(cpu)) {
+                moreWork = true;
             }
         }
         publishCompletions(cpu);
         return failed ? -Errno.EINVAL : 0;
+    }
+
+    /**
+     * Submits the staged control blocks not yet taken; true when none is left. The partition
+     * kernel's slots and device queue are shared with the other guests' emulators, so it may take
+     * fewer (-EAGAIN): the rest wait, in order, until it signals that completions made room. Any
+     * other refusal fails the commands.
+     */
+    private boolean resubmit(Cpu cpu) {
+        long accepted = app.submit(cpu, retryFirst, retryCount);
+        if (accepted > 0) {
+            iocbsInFlight += (int) accepted;
+            retryFirst += (int) accepted;
+            retryCount -= (int) accepted;
+        } else if (accepted < 0 && accepted != -Errno.EAGAIN) {
+            failStaged(cpu, (int) accepted);
+        }
+        return retryCount == 0;
+    }
+
+    /** Ends the staged control blocks the kernel never took with {@code status}. */
+    private void failStaged(Cpu cpu, int status) {
+        int first = retryFirst;
+        int count = retryCount;
+        retryCount = 0;
+        // completed() counts one I/O under way less for each: these never were (all counted first, so
+        // that a closing emulator closes after the last of them, not in between).
+        iocbsInFlight += count;
+        for (int i = first; i < first + count; i++) {
+            completed(cpu, stagedUserData[i], status);
+        }
     }
 
     /** Prepares the command's I/O control blocks: one per run of guest-contiguous segments. */
@@ -494,7 +540,7 @@ public final class Emulator {
 
     private long privcmd(Cpu cpu, int op, long a0, long a1, long a2) {
         privcmds++;
-        return kernel.syscall(cpu, SYS_PRIVCMD, op, a0, a1, a2);
+        return process.syscall(cpu, SYS_PRIVCMD, op, a0, a1, a2);
     }
 
     private long ops(Cpu cpu, int offset) {
@@ -513,7 +559,10 @@ public final class Emulator {
             guestCq = null;
             moreWork = false;
             cqPending = 0;
-            if (iocbsInFlight == 0) {
+            if (retryCount > 0) {
+                failStaged(cpu, -Errno.ESHUTDOWN);
+            }
+            if (iocbsInFlight == 0 && !closed) {
                 close(cpu);
             }
         }
@@ -522,6 +571,9 @@ public final class Emulator {
 
     /** No I/O of the dead guest is left: every mapping of its frames goes, then the request port. */
     private void close(Cpu cpu) {
+        if (closed) {
+            throw new IllegalStateException("the emulator of " + guest + " is closed already");
+        }
         int n = 0;
         for (int gfn = 0; gfn < mapCount.length; gfn++) {
             if (mapCount[gfn] > 0 && mapHandle[gfn] >= 0) {
@@ -535,6 +587,8 @@ public final class Emulator {
         }
         unmapChecked(cpu, n);
         privcmd(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_CLOSE, requests.port(), 0);
+        // Nothing is mapped there any more: another guest's emulator may have the window pages.
+        os.releaseWindow(windowBase, guest.pages());
         closed = true;
     }
 
@@ -565,13 +619,19 @@ public final class Emulator {
 
     /**
      * The machine frames the emulator's I/Os under way reach (the guest's pages in the partition's
-     * window; none in COPY mode, whose I/O goes to bounce pages), for tests.
+     * window; none in COPY mode, whose I/O goes to bounce pages), for tests. Commands held back
+     * whole for room in the kernel are not under way.
      */
     public long[] inFlightFrames() {
         long[] out = new long[slots * BlockCommand.MAX_SEGMENTS * 2];
+        int[] heldBack = new int[slots];
+        for (int i = retryFirst; i < retryFirst + retryCount; i++) {
+            heldBack[(int) (stagedUserData[i] >>> 8)]++;
+        }
         int n = 0;
         for (int slot = 0; slot < slots && mode != GrantMode.COPY; slot++) {
-            if (slotParts[slot] <= 0) {
+            // A command none of whose control blocks the kernel has taken yet is not under way.
+            if (slotParts[slot] <= heldBack[slot]) {
                 continue;
             }
             for (int s = 0; s < slotSegments[slot]; s++) {
@@ -659,7 +719,7 @@ public final class Emulator {
         if (closing) {
             return;
         }
-        if (moreWork && !failed) {
+        if ((moreWork || retryCount > 0) && !failed) {
             serve(cpu);
         }
         publishCompletions(cpu);
@@ -699,5 +759,15 @@ public final class Emulator {
 
     public App app() {
         return app;
+    }
+
+    /** The partition kernel's process this emulator is. */
+    public Kernel.Process process() {
+        return process;
+    }
+
+    /** Control blocks waiting for room in the partition kernel. */
+    public int waitingForRoom() {
+        return retryCount;
     }
 }

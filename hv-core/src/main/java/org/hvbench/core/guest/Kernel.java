@@ -1,9 +1,12 @@
 package org.hvbench.core.guest;
 
+import java.util.Arrays;
+
 import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.Context;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.cpu.Crossing;
+import org.hvbench.core.cpu.PrivilegeLevel;
 import org.hvbench.core.dev.BlockBacking;
 import org.hvbench.core.dev.BlockCommand;
 import org.hvbench.core.mem.MachineMemory;
@@ -20,6 +23,13 @@ import org.hvbench.core.mem.Translation;
  * into the app for the batch. When completions arrive while the kernel is inside the system call
  * (an error found on the way in), the signal rides on the return to the app instead of the SYSRET.
  *
+ * <p>A kernel has one user process, or more ({@link #newProcess}: an I/O partition runs one device
+ * emulator per guest). Each process has its own completion queue and signal; the I/O slots and the
+ * driver's queue are the kernel's, shared. When they are full, {@code io_submit} takes what fits;
+ * a process that asked for it ({@link Process#signalWhenRoom}) is told by a signal once completions
+ * have made room (Linux would sleep in {@code io_submit}; an upcall with no events stands for its
+ * return).
+ *
  * <p>Completions are checked: an unknown tag or a request completed twice is counted and ignored.
  */
 public final class Kernel implements BlockCompletions {
@@ -29,15 +39,16 @@ public final class Kernel implements BlockCompletions {
     private final OsMemory os;
     private final MachineMemory memory;
     private final Context kernelContext;
-    private final Context appContext;
+    /** The processes, the first one (the app's) at 0; removed ones are swapped out. */
+    private Process[] processes = new Process[1];
+    private int processCount;
     private BlockDriver driver;
-    private App app;
-    private QueueProducer events;
 
     private final long[] ioUserData;
     private final int[] ioLength;
     private final int[] ioStatus;
     private final int[] ioPartsOutstanding;
+    private final Process[] ioProcess;
     private final long[][] ioBus;
     private final int[] ioBusCount;
     private final int[] freeIos;
@@ -46,9 +57,9 @@ public final class Kernel implements BlockCompletions {
     /** Bus address and length of each page-bounded piece of the I/O being started. */
     private final long[] segmentBus = new long[Aio.MAX_IO_BYTES / MachineMemory.PAGE_SIZE + 1];
     private final int[] segmentLength = new int[Aio.MAX_IO_BYTES / MachineMemory.PAGE_SIZE + 1];
-    private int eventsPending;
     private boolean inSyscall;
-    private boolean upcallPending;
+    /** The process in the system call, while {@link #inSyscall}. */
+    private Process caller;
 
     private final SyscallHandler[] syscalls = new SyscallHandler[512];
     private final String[] syscallWhat = new String[512];
@@ -56,6 +67,7 @@ public final class Kernel implements BlockCompletions {
     private long iosStarted;
     private long iosCompleted;
     private long badCompletions;
+    private long roomWaits;
 
     /**
      * @param maxInFlight I/Os that may be under way at once (a power of two, at most {@link Aio#MAX_DEPTH})
@@ -68,11 +80,11 @@ public final class Kernel implements BlockCompletions {
         this.os = os;
         this.memory = os.memory();
         this.kernelContext = kernelContext;
-        this.appContext = appContext;
         this.ioUserData = new long[maxInFlight];
         this.ioLength = new int[maxInFlight];
         this.ioStatus = new int[maxInFlight];
         this.ioPartsOutstanding = new int[maxInFlight];
+        this.ioProcess = new Process[maxInFlight];
         this.ioBus = new long[maxInFlight][segmentBus.length];
         this.ioBusCount = new int[maxInFlight];
         this.freeIos = new int[maxInFlight];
@@ -80,16 +92,115 @@ public final class Kernel implements BlockCompletions {
             freeIos[i] = maxInFlight - 1 - i;
         }
         this.freeIoCount = maxInFlight;
+        newProcess(appContext);
+    }
+
+    /**
+     * A user process of this kernel: its context, its app and the app's completion queue. Its system
+     * calls return to it; its completions are posted to its queue and signalled to it.
+     */
+    public final class Process {
+        private final Context context;
+        private App app;
+        private QueueProducer events;
+        private int eventsPending;
+        /** Completions arrived in its own system call: the signal rides on the return. */
+        private boolean upcallPending;
+        /** Completions arrived in another process's system call: signalled at the next batch. */
+        private boolean signalDeferred;
+        /** It asked to be signalled when an io_submit of it found no room ({@link #signalWhenRoom}). */
+        private boolean roomSignals;
+        /** Its io_submit found no room: signal it when completions have made some. */
+        private boolean waitingForRoom;
+        private boolean removed;
+
+        private Process(Context context) {
+            this.context = context;
+        }
+
+        /** A system call of this process (see {@link Kernel#syscall}). */
+        public long syscall(Cpu cpu, int number, long a0, long a1, long a2, long a3) {
+            return Kernel.this.syscall(cpu, this, number, a0, a1, a2, a3);
+        }
+
+        public Context context() {
+            return context;
+        }
+
+        /**
+         * From now on, an io_submit of this process that finds no room gets it a signal (an upcall,
+         * with or without events) once completions have made some. Without it, a process learns of
+         * room only from its own completions, as before.
+         */
+        public void signalWhenRoom() {
+            roomSignals = true;
+        }
+
+        public Kernel kernel() {
+            return Kernel.this;
+        }
+    }
+
+    /**
+     * Starts one more user process running in {@code context} (set-up); its app attaches when it is
+     * built on it ({@link App#App(Cpu, Process, OsMemory, App.CompletionListener)}).
+     */
+    public Process newProcess(Context context) {
+        if (context.level() != PrivilegeLevel.USER) {
+            throw new IllegalArgumentException("a process runs at user level: " + context);
+        }
+        if (processCount == processes.length) {
+            processes = Arrays.copyOf(processes, processCount * 2);
+        }
+        Process p = new Process(context);
+        processes[processCount++] = p;
+        return p;
+    }
+
+    /**
+     * The process exited (its app is done: nothing of it is under way); its I/O slots are the
+     * others'. The first process, the app's, stays.
+     */
+    public void removeProcess(Process p) {
+        if (p == processes[0] || p.removed) {
+            throw new IllegalArgumentException("removeProcess: " + p.context + " is the kernel's first process or gone already");
+        }
+        for (int io = 0; io < ioProcess.length; io++) {
+            if (ioProcess[io] == p && ioPartsOutstanding[io] != 0) {
+                throw new IllegalStateException("removeProcess: " + p.context + " still has I/O under way");
+            }
+        }
+        for (int i = 1; i < processCount; i++) {
+            if (processes[i] == p) {
+                processes[i] = processes[--processCount];
+                processes[processCount] = null;
+                break;
+            }
+        }
+        p.removed = true;
+    }
+
+    /** The first process, the app's. */
+    public Process process() {
+        return processes[0];
+    }
+
+    /** Live processes, the first included. */
+    public int processes() {
+        return processCount;
     }
 
     public void attachDriver(BlockDriver driver) {
         this.driver = driver;
     }
 
-    /** Set-up of the app's completion queue (Linux's io_setup), at boot. */
-    void attachApp(App app, Cpu cpu, long eventsVa, int entries) {
-        this.app = app;
-        this.events = new QueueProducer(memory, cpu.view(os.space()), eventsVa, Aio.EVENT_BYTES, entries);
+    /** Set-up of a process's completion queue (Linux's io_setup), at boot. */
+    void attachApp(Process p, App app, Cpu cpu, long eventsVa, int entries) {
+        if (p.kernel() != this || p.app != null) {
+            throw new IllegalArgumentException("attachApp: the process is another kernel's or has its app already");
+        }
+        p.app = app;
+        p.events = new QueueProducer(memory, cpu.view(os.space()), eventsVa, Aio.EVENT_BYTES, entries);
     }
 
     public int maxInFlight() {
@@ -111,34 +222,46 @@ public final class Kernel implements BlockCompletions {
         syscallWhat[number] = what;
     }
 
-    /** The system-call entry: SYSCALL in, dispatch, SYSRET (or the completion signal) out. */
+    /** A system call of the first process, the app's (see {@link #syscall(Cpu, Process, int, long, long, long, long)}). */
     public long syscall(Cpu cpu, int number, long a0, long a1, long a2, long a3) {
+        return syscall(cpu, processes[0], number, a0, a1, a2, a3);
+    }
+
+    /** True when system call {@code number} is installed. */
+    public boolean hasSyscall(int number) {
+        return number == Aio.SYS_IO_SUBMIT || number >= 0 && number < syscalls.length && syscalls[number] != null;
+    }
+
+    /** The system-call entry of process {@code p}: SYSCALL in, dispatch, SYSRET (or the completion signal) out to it. */
+    private long syscall(Cpu cpu, Process p, int number, long a0, long a1, long a2, long a3) {
         syscallCount++;
         boolean known = number >= 0 && number < syscalls.length;
         cpu.switchTo(Crossing.SYSCALL, kernelContext, number == Aio.SYS_IO_SUBMIT
             ? "the app asks its kernel to start the I/O (io_submit)" : known && syscallWhat[number] != null
             ? syscallWhat[number] : "system call");
         inSyscall = true;
+        caller = p;
         long result;
         if (number == Aio.SYS_IO_SUBMIT) {
-            result = ioSubmit(cpu, a0, a1);
+            result = ioSubmit(cpu, p, a0, a1);
         } else if (known && syscalls[number] != null) {
             result = syscalls[number].call(cpu, a0, a1, a2, a3);
         } else {
             result = -Errno.ENOSYS;
         }
         inSyscall = false;
-        if (upcallPending) {
-            upcallPending = false;
-            cpu.switchTo(Crossing.UPCALL, appContext, "the kernel returns to the app with a completion signal");
-            app.onUpcall(cpu);
+        caller = null;
+        if (p.upcallPending) {
+            p.upcallPending = false;
+            cpu.switchTo(Crossing.UPCALL, p.context, "the kernel returns to the app with a completion signal");
+            p.app.onUpcall(cpu);
         } else {
-            cpu.switchTo(Crossing.SYSRET, appContext, "the kernel returns to the app; the I/O runs on (asynchronous)");
+            cpu.switchTo(Crossing.SYSRET, p.context, "the kernel returns to the app; the I/O runs on (asynchronous)");
         }
         return result;
     }
 
-    private long ioSubmit(Cpu cpu, long iocbVa, long count) {
+    private long ioSubmit(Cpu cpu, Process p, long iocbVa, long count) {
         if (count < 1 || count > freeIos.length || (iocbVa & (Aio.IOCB_BYTES - 1)) != 0) {
             return -Errno.EINVAL;
         }
@@ -150,7 +273,7 @@ public final class Kernel implements BlockCompletions {
                 error = (int) iocb;
                 break;
             }
-            int r = startIo(cpu, memory.getShort(iocb + Aio.IOCB_OPCODE), memory.getInt(iocb + Aio.IOCB_LENGTH),
+            int r = startIo(cpu, p, memory.getShort(iocb + Aio.IOCB_OPCODE), memory.getInt(iocb + Aio.IOCB_LENGTH),
                 memory.getLong(iocb + Aio.IOCB_USER_DATA), memory.getLong(iocb + Aio.IOCB_BUFFER),
                 memory.getLong(iocb + Aio.IOCB_OFFSET));
             if (r < 0) {
@@ -159,16 +282,20 @@ public final class Kernel implements BlockCompletions {
             }
             accepted++;
         }
+        if (error == -Errno.EAGAIN) {
+            p.waitingForRoom = p.roomSignals;
+            roomWaits++;
+        }
         if (accepted > 0) {
             driver.kick(cpu);
         }
-        if (eventsPending > 0) {
+        if (p.eventsPending > 0) {
             onInterruptDone(cpu);
         }
         return accepted > 0 ? accepted : error;
     }
 
-    private int startIo(Cpu cpu, int opcode, int length, long userData, long bufferVa, long offset) {
+    private int startIo(Cpu cpu, Process p, int opcode, int length, long userData, long bufferVa, long offset) {
         int op;
         switch (opcode) {
             case Aio.PREAD: op = BlockCommand.OP_READ; break;
@@ -214,6 +341,7 @@ public final class Kernel implements BlockCompletions {
         System.arraycopy(segmentBus, 0, ioBus[io], 0, segments);
         ioBusCount[io] = segments;
         ioUserData[io] = userData;
+        ioProcess[io] = p;
         ioLength[io] = op == BlockCommand.OP_FLUSH ? 0 : length;
         ioStatus[io] = 0;
         ioPartsOutstanding[io] = (1 << parts) - 1;
@@ -255,7 +383,9 @@ public final class Kernel implements BlockCompletions {
             os.releaseBusAddress(ioBus[io][s]);
         }
         ioBusCount[io] = 0;
-        long slot = events.freeSlots() > eventsPending ? events.slot(eventsPending) : -Errno.ENOSPC;
+        Process p = ioProcess[io];
+        ioProcess[io] = null;
+        long slot = p.events.freeSlots() > p.eventsPending ? p.events.slot(p.eventsPending) : -Errno.ENOSPC;
         freeIos[freeIoCount++] = io;
         iosCompleted++;
         if (slot < 0) {
@@ -264,21 +394,47 @@ public final class Kernel implements BlockCompletions {
         }
         memory.putLong(slot + Aio.EVENT_USER_DATA, ioUserData[io]);
         memory.putInt(slot + Aio.EVENT_RESULT, ioStatus[io] < 0 ? ioStatus[io] : ioLength[io]);
-        eventsPending++;
+        p.eventsPending++;
     }
 
+    /**
+     * After a batch of completions: each process with new events (or waiting for the room they made)
+     * is signalled, one after the other; between two, the first blocks and the kernel switches to the
+     * next. Inside a system call the signal rides on its return.
+     */
     @Override
     public void onInterruptDone(Cpu cpu) {
-        if (eventsPending == 0) {
-            return;
-        }
-        events.publish(eventsPending);
-        eventsPending = 0;
-        if (inSyscall) {
-            upcallPending = true;
-        } else {
-            cpu.switchTo(Crossing.UPCALL, appContext, "the kernel signals the app: its I/O completed");
-            app.onUpcall(cpu);
+        int signalled = 0;
+        for (int i = 0; i < processCount; i++) {
+            Process p = processes[i];
+            boolean signal = p.signalDeferred && !inSyscall;
+            if (p.eventsPending > 0) {
+                p.events.publish(p.eventsPending);
+                p.eventsPending = 0;
+                signal = true;
+            }
+            if (p.waitingForRoom && freeIoCount > 0 && driver.freeSlots() > 0) {
+                p.waitingForRoom = false;
+                signal = true;
+            }
+            if (!signal) {
+                continue;
+            }
+            if (inSyscall) {
+                // The caller's signal rides on its return; another's waits for the next batch.
+                if (p == caller) {
+                    p.upcallPending = true;
+                } else {
+                    p.signalDeferred = true;
+                }
+                continue;
+            }
+            p.signalDeferred = false;
+            if (signalled++ > 0) {
+                cpu.idleSwitch(kernelContext);
+            }
+            cpu.switchTo(Crossing.UPCALL, p.context, "the kernel signals the app: its I/O completed");
+            p.app.onUpcall(cpu);
         }
     }
 
@@ -297,8 +453,9 @@ public final class Kernel implements BlockCompletions {
         return kernelContext;
     }
 
+    /** The first process's context, the app's. */
     public Context appContext() {
-        return appContext;
+        return processes[0].context;
     }
 
     public OsMemory memory() {
@@ -319,6 +476,11 @@ public final class Kernel implements BlockCompletions {
 
     public long iosCompleted() {
         return iosCompleted;
+    }
+
+    /** io_submit calls that found the I/O slots or the driver's queue full (the process waits for room). */
+    public long roomWaits() {
+        return roomWaits;
     }
 
     /** Completions with an unknown tag or for a request already completed. */
