@@ -182,7 +182,10 @@ final class Charts {
         s.setChartBackgroundColor(Color.WHITE);
         s.setLocale(Locale.ROOT);
         if (s instanceof AxesChartStyler a) {
-            a.setXAxisLabelRotation(30);
+            // Upright labels, a tick for every category: by default XChart drops every other
+            // placement name once there are more than about ten.
+            a.setXAxisLabelRotation(90);
+            a.setXAxisTickMarkSpacingHint(20);
         }
     }
 
