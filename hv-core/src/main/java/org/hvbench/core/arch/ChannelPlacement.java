@@ -64,6 +64,35 @@ final class ChannelPlacement extends BasePlacement {
         booted(new App(cpu, kernel, os));
     }
 
+    /**
+     * {@code channel-program} only (the hypervisor shares the device): boots one more guest whose
+     * chains the hypervisor checks against the extent {@code [firstSector, firstSector + sectors)},
+     * which must not overlap another guest's (shrink the path's own first with
+     * {@link #assignOwnDisk}). Set-up only: the path's app keeps the CPU and nothing done here counts.
+     */
+    Tenants.Guest addGuest(String name, int depth, long firstSector, long sectors) {
+        if (direct != null) {
+            throw new IllegalStateException("channel-program-iommu gives the device to one guest: it has no second guest");
+        }
+        Domain d = hypervisor.createDomain(name, "guest", HypervisorPlacement.guestBytes(depth), false);
+        hypervisor.blockDriver().assignDisk(d, firstSector, sectors);
+        d.setChannelHandler(hypervisor.blockDriver());
+        DomainMemory os = new DomainMemory(d, machine.memory());
+        cpu.start(d.kernel());
+        Kernel kernel = new Kernel(os, d.kernel(), d.app(), depth);
+        kernel.attachDriver(new ChannelDriver(cpu, hypervisor, os, kernel));
+        d.setVirqHandler(kernel::onVirtualInterrupt);
+        App a = new App(cpu, kernel, os);
+        cpu.start(app().kernel().appContext());
+        cpu.trace().reset();
+        return new Tenants.Guest(this, d, a, sectors);
+    }
+
+    /** {@code channel-program}: gives the path's own guest the extent {@code [firstSector, firstSector + sectors)}. */
+    void assignOwnDisk(long firstSector, long sectors) {
+        hypervisor.blockDriver().assignDisk(guest, firstSector, sectors);
+    }
+
     Hypervisor hypervisor() {
         return hypervisor;
     }

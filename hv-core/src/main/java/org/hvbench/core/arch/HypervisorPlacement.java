@@ -22,22 +22,49 @@ import org.hvbench.core.mem.MachineMemory;
 final class HypervisorPlacement extends BasePlacement {
     private final Hypervisor hypervisor;
     private final Domain guest;
+    private final boolean paravirtual;
+    private final int queueEntries;
 
     HypervisorPlacement(Placement placement, MachineConfig config, int depth, boolean paravirtual) {
         super(placement, new Machine(config));
+        this.paravirtual = paravirtual;
+        this.queueEntries = config.queueEntries();
         hypervisor = new Hypervisor(machine);
         hypervisor.attachBlockDevice(cpu, BLOCK_VECTOR);
         guest = hypervisor.createDomain("guest", "guest", guestBytes(depth), false);
-        hypervisor.blockDriver().assignDisk(guest, 0, machine.backing().sectors());
-        guest.setMmioHandler(hypervisor.blockDriver());
-        DomainMemory os = new DomainMemory(guest, machine.memory());
-        cpu.start(guest.kernel());
-        Kernel kernel = new Kernel(os, guest.kernel(), guest.app(), depth);
+        booted(bootGuest(guest, depth, 0, machine.backing().sectors()));
+    }
+
+    private App bootGuest(Domain d, int depth, long firstSector, long sectors) {
+        hypervisor.blockDriver().assignDisk(d, firstSector, sectors);
+        d.setMmioHandler(hypervisor.blockDriver());
+        DomainMemory os = new DomainMemory(d, machine.memory());
+        cpu.start(d.kernel());
+        Kernel kernel = new Kernel(os, d.kernel(), d.app(), depth);
         kernel.attachDriver(paravirtual
             ? new HypercallDriver(cpu, hypervisor, os, kernel)
-            : new DeviceDriver(cpu, os, new TrappedDevicePort(hypervisor), kernel, config.queueEntries()));
-        guest.setVirqHandler(kernel::onVirtualInterrupt);
-        booted(new App(cpu, kernel, os));
+            : new DeviceDriver(cpu, os, new TrappedDevicePort(hypervisor), kernel, queueEntries));
+        d.setVirqHandler(kernel::onVirtualInterrupt);
+        return new App(cpu, kernel, os);
+    }
+
+    /**
+     * Boots one more guest on the hypervisor's driver, its virtual disk sectors {@code [firstSector,
+     * firstSector + sectors)} of the real one (which must not overlap another guest's: shrink the
+     * path's own first with {@link #assignOwnDisk}). Set-up only: the app of {@link #app()} keeps the
+     * CPU afterwards and nothing done here counts.
+     */
+    Tenants.Guest addGuest(String name, int depth, long firstSector, long sectors) {
+        Domain d = hypervisor.createDomain(name, "guest", guestBytes(depth), false);
+        App a = bootGuest(d, depth, firstSector, sectors);
+        cpu.start(app().kernel().appContext());
+        cpu.trace().reset();
+        return new Tenants.Guest(this, d, a, sectors);
+    }
+
+    /** Gives the path's own guest the extent {@code [firstSector, firstSector + sectors)} instead of the whole disk. */
+    void assignOwnDisk(long firstSector, long sectors) {
+        hypervisor.blockDriver().assignDisk(guest, firstSector, sectors);
     }
 
     /** Room for the kernel's queues and {@code depth} buffers of the largest I/O. */

@@ -21,6 +21,8 @@ public final class Context {
     private final PrivilegeLevel level;
     private final AddressSpace space;
     private final UnsafeBuffer saveArea;
+    /** Modelled time of the work done in this context on any CPU; written by the CPU running it (single writer). */
+    private long picos;
 
     /**
      * @param space the address space this context runs in; {@code null} only for a device
@@ -54,6 +56,19 @@ public final class Context {
 
     public AddressSpace space() {
         return space;
+    }
+
+    /**
+     * Modelled picoseconds of the work done in this context so far: the crossings that entered it and
+     * what it did there (the cost-profile time of {@link Cpu}, split by who did the work). Exact when
+     * read while the CPU running it is quiet.
+     */
+    public long picos() {
+        return picos;
+    }
+
+    void charge(long picoseconds) {
+        picos += picoseconds;
     }
 
     UnsafeBuffer saveArea() {

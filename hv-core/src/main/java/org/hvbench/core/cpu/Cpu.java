@@ -107,7 +107,7 @@ public final class Cpu {
         }
         Context from = current;
         trace.record(kind, from, to, what);
-        clock.advance(CostPart.of(kind), profile.crossingPicos(kind));
+        advance(to, CostPart.of(kind), profile.crossingPicos(kind));
         enter(from, to);
         if (kind == Crossing.UPCALL && to == originator) {
             delivered = true;
@@ -124,14 +124,14 @@ public final class Cpu {
             return;
         }
         trace.record(Crossing.DEVICE_IRQ, device, handler, what);
-        clock.advance(CostPart.DEVICE_IRQ, profile.crossingPicos(Crossing.DEVICE_IRQ));
+        advance(handler, CostPart.DEVICE_IRQ, profile.crossingPicos(Crossing.DEVICE_IRQ));
         enter(current, handler);
     }
 
     /** Software starts the device; the CPU stays in the current context. */
     public void startDevice(Context device, String what) {
         trace.record(Crossing.DEVICE_START, current, device, what);
-        clock.advance(CostPart.DEVICE_START, profile.crossingPicos(Crossing.DEVICE_START));
+        advance(current, CostPart.DEVICE_START, profile.crossingPicos(Crossing.DEVICE_START));
     }
 
     /**
@@ -143,7 +143,7 @@ public final class Cpu {
             return;
         }
         trace.recordIdleSwitch();
-        clock.advance(CostPart.IDLE_SWITCH, profile.idleSwitchPicos());
+        advance(to, CostPart.IDLE_SWITCH, profile.idleSwitchPicos());
         enter(current, to);
     }
 
@@ -155,9 +155,9 @@ public final class Cpu {
         AddressSpace space = to.space();
         if (space != null && space != currentSpace) {
             currentSpace = space;
-            clock.advance(CostPart.ADDRESS_SPACE_SWITCH, profile.addressSpaceSwitchPicos());
+            advance(to, CostPart.ADDRESS_SPACE_SWITCH, profile.addressSpaceSwitchPicos());
             if (!tlb.tagged()) {
-                clock.advance(CostPart.TLB_FLUSH, profile.tlbFlushPicos());
+                advance(to, CostPart.TLB_FLUSH, profile.tlbFlushPicos());
             }
             tlb.onAddressSpaceSwitch();
         }
@@ -263,7 +263,18 @@ public final class Cpu {
 
     private void charge(CostPart part, long picos) {
         CostPart p = workPart;
-        clock.advance(p == null ? part : p, picos);
+        advance(current, p == null ? part : p, picos);
+    }
+
+    /**
+     * Advances the clock and charges the same picoseconds to {@code on}, the context the work is done
+     * in (a crossing's cost to the context it enters), so that time splits by context as well as by cause.
+     */
+    private void advance(Context on, CostPart part, long picos) {
+        clock.advance(part, picos);
+        if (on != null) {
+            on.charge(picos);
+        }
     }
 
     /** Runs the handlers of every pending interrupt; returns how many ran. */

@@ -340,6 +340,20 @@ public final class EventChannels implements HypercallHandler {
         return n;
     }
 
+    /** True when a port of {@code a} is bound to, or left unbound for, {@code b}: the toolstack's view of a channel between them. */
+    public boolean boundBetween(Domain a, Domain b) {
+        int[] s = state[a.id()];
+        if (s == null) {
+            return false;
+        }
+        for (int p = 1; p < PORTS; p++) {
+            if ((s[p] == UNBOUND || s[p] == INTERDOMAIN) && remoteDomain[a.id()][p] == b.id()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public long sends() {
         return sum(SENDS);
     }

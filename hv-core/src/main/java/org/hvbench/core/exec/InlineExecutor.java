@@ -43,6 +43,14 @@ public final class InlineExecutor implements Executor {
      * had nothing left to do, so the return is an idle switch.
      */
     public int runOnce() {
+        return runOnce(appContext);
+    }
+
+    /**
+     * As {@link #runOnce()}, handing the CPU back to {@code resume} instead of the path's app: the app
+     * of another guest of the same machine, whose I/O this turn is for.
+     */
+    public int runOnce(Context resume) {
         int work = 0;
         for (Agent party : parties) {
             try {
@@ -53,7 +61,7 @@ public final class InlineExecutor implements Executor {
                 throw new IllegalStateException("party " + party.roleName() + " failed", e);
             }
         }
-        cpu.idleSwitch(appContext);
+        cpu.idleSwitch(resume);
         cpu.rest();
         return work;
     }

@@ -104,6 +104,17 @@ public final class BlockBack implements BlockCompletions {
     private long grantHypercalls;
 
     /** One front end. */
+    /** Who sees every request started (a hostile driver domain's logger); null for none. Set in set-up. */
+    private RequestObserver observer;
+
+    /**
+     * Hands what this back end sees of every request it starts to {@code o} (set-up, before the
+     * partition runs): the driver domain's view, for traffic-flow analysis. {@code null} stops it.
+     */
+    public void observe(RequestObserver o) {
+        this.observer = o;
+    }
+
     private static final class Connection {
         final Domain front;
         final BackRing ring;
@@ -397,7 +408,15 @@ public final class BlockBack implements BlockCompletions {
             segmentBus[s] = os.busAddress(cpu, page + ((long) tagFirst[tag][s] << 9), access);
             segmentLength[s] = (tagLast[tag][s] - tagFirst[tag][s] + 1) << 9;
         }
-        long sector = c.extentFirst + memory.getLong(req + BlockProtocol.SECTOR);
+        long virtualSector = memory.getLong(req + BlockProtocol.SECTOR);
+        if (observer != null) {
+            int bytes = 0;
+            for (int s = 0; s < segments; s++) {
+                bytes += segmentLength[s];
+            }
+            observer.observe(c.front.id(), op, virtualSector, bytes);
+        }
+        long sector = c.extentFirst + virtualSector;
         int q = device.queue(cpu, op, sector, tag, segmentBus, segmentLength, 0, segments);
         if (q < 0) {
             release(cpu, tag);
