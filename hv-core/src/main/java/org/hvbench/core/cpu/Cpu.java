@@ -36,6 +36,31 @@ public final class Cpu {
         }
     }
 
+    /**
+     * Told of each piece of charged work (a translation, a copy, a flush) and each entry into a
+     * context, which context it is: how a test finds which classes run in which context (the
+     * trusted-base count). Null except in such a test, which sets it before the machine runs, on the
+     * thread that runs it (a plain field: one null check on the paths that charge work).
+     */
+    public interface WorkProbe {
+        /** {@code context} does charged work now. */
+        void running(Context context);
+
+        /**
+         * The CPU is about to switch to {@code context}: a new entry into it ({@code entry}: a system
+         * call, hypercall, VM exit, event, upcall or interrupt, whose handler runs nested) or a return
+         * to where it left off (a system-call return, a VM entry, an idle switch).
+         */
+        void entering(Context context, boolean entry);
+    }
+
+    private static WorkProbe probe;
+
+    /** Sets (or with null clears) the {@link WorkProbe}; tests only. */
+    public static void setWorkProbe(WorkProbe p) {
+        probe = p;
+    }
+
     private final int id;
     private final String name;
     private final MachineMemory memory;
@@ -106,6 +131,9 @@ public final class Cpu {
             return;
         }
         Context from = current;
+        if (probe != null) {
+            probe.entering(to, kind != Crossing.SYSRET && kind != Crossing.VMENTRY);
+        }
         trace.record(kind, from, to, what);
         advance(to, CostPart.of(kind), profile.crossingPicos(kind));
         enter(from, to);
@@ -122,6 +150,9 @@ public final class Cpu {
         if (delivered) {
             idleSwitch(handler);
             return;
+        }
+        if (probe != null) {
+            probe.entering(handler, true);
         }
         trace.record(Crossing.DEVICE_IRQ, device, handler, what);
         advance(handler, CostPart.DEVICE_IRQ, profile.crossingPicos(Crossing.DEVICE_IRQ));
@@ -141,6 +172,9 @@ public final class Cpu {
     public void idleSwitch(Context to) {
         if (to == current) {
             return;
+        }
+        if (probe != null) {
+            probe.entering(to, false);
         }
         trace.recordIdleSwitch();
         advance(to, CostPart.IDLE_SWITCH, profile.idleSwitchPicos());
@@ -262,6 +296,9 @@ public final class Cpu {
     }
 
     private void charge(CostPart part, long picos) {
+        if (probe != null) {
+            probe.running(current);
+        }
         CostPart p = workPart;
         advance(current, p == null ? part : p, picos);
     }
