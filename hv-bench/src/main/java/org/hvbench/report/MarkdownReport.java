@@ -17,6 +17,9 @@ import java.util.Objects;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 import org.hvbench.core.arch.Placement;
 
 /**
@@ -226,12 +229,23 @@ final class MarkdownReport {
             .append(String.format(Locale.ROOT, "| JVM | %s %s (JDK %s) |%n", f.vmName(), f.vmVersion(), f.jdkVersion()))
             .append("| java | `").append(f.jvm()).append("` |\n")
             .append("| JVM arguments | `").append(String.join(" ", f.jvmArgs())).append("` |\n");
+        Path covert = ResultFiles.newestCovert(folder(profiles.get(0).file()));
+        JsonNode security = covert == null ? null : new ObjectMapper().readTree(covert.toFile());
+        Map<String, CovertReport.Summary> summaries = security == null ? Map.of() : CovertReport.summaries(security);
         for (Loaded l : profiles) {
-            profile(b, l, dir, charts, drawn);
+            profile(b, l, dir, charts, drawn, summaries);
+        }
+        if (security != null) {
+            String chart = covert.getFileName().toString().replaceFirst("\\.json$", "-capacity.png");
+            b.append("\n### What each placement buys: covert channel, traffic-flow analysis, trusted base\n\n")
+                .append('[').append(covert.getFileName()).append("](").append(relative(dir, covert)).append(")\n\n")
+                .append(demote(CovertReport.markdown(security, relative(dir, covert.resolveSibling(chart))).stripTrailing(), 1))
+                .append('\n');
         }
     }
 
-    private static void profile(StringBuilder b, Loaded l, Path dir, Path charts, List<Path> drawn) throws IOException {
+    private static void profile(StringBuilder b, Loaded l, Path dir, Path charts, List<Path> drawn,
+                                Map<String, CovertReport.Summary> security) throws IOException {
         RunFacts f = l.facts();
         b.append("\n### Profile `").append(l.profile()).append("`\n\n")
             .append(String.format(Locale.ROOT, "[%s](%s)%s: forks %s, warm-up %s, measurement %s, threads %s.%n%n",
@@ -241,7 +255,7 @@ final class MarkdownReport {
                 ? "not recorded with this run (bench.sh writes `<profile>-<timestamp>.machine.json` beside the results)."
                 : f.machine().describe()).append("\n");
         if (!l.groups().isEmpty()) {
-            b.append("\n#### Placements\n\n").append(demote(PlacementTable.markdown(l.groups()).stripTrailing(), 2)).append('\n');
+            b.append("\n#### Placements\n\n").append(demote(PlacementTable.markdown(l.groups(), security).stripTrailing(), 2)).append('\n');
             placementCharts(b, l, dir, charts, drawn);
         }
         String executors = ExecutorTable.markdown(ExecutorTable.build(l.results()));

@@ -292,6 +292,17 @@ public final class PlacementTable {
 
     /** The groups as Markdown tables. */
     public static String markdown(List<Group> groups) {
+        return markdown(groups, Map.of());
+    }
+
+    /**
+     * As {@link #markdown(List)}, with what each placement buys beside what it costs when
+     * {@code security} (scripts/covert.sh's result, by placement) is not empty: its trusted base in
+     * lines, whether its guests share a driver, the covert channel's capacity through it under FIFO
+     * (modelled | measured clock) and whether DMA from another guest is blocked.
+     */
+    public static String markdown(List<Group> groups, Map<String, CovertReport.Summary> security) {
+        boolean sec = !security.isEmpty();
         StringBuilder b = new StringBuilder();
         for (Group g : groups) {
             b.append(String.format(Locale.ROOT, "### %s %s, queue depth %d, TLB %s, cost profile %s, grant mode %s, IOMMU %s%s%n%n",
@@ -305,19 +316,28 @@ public final class PlacementTable {
                     + "), not by bare native.\n\n");
             b.append("| placement | IOMMU | crossings per I/O | paper, per I/O | notifications per I/O | I/O per s ± 99.9%"
                 + " | time per I/O × native | TLB misses per I/O | IOTLB misses per I/O | modelled ns per I/O"
-                + " | alloc B per I/O |\n");
-            b.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                + " | alloc B per I/O |" + (sec ? " TCB lines | driver shared | covert capacity, bits/s (modelled \\| measured)"
+                + " | DMA from another guest blocked |" : "") + "\n");
+            b.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + (sec ? "---:|---|---:|---|" : "") + "\n");
             for (Row r : g.rows()) {
-                b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |%n", r.placement(),
+                b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", r.placement(),
                     r.iommuUsed(), fixed(r.crossingsPerIo(), 2), r.paperCrossings() < 0 ? "" : Integer.toString(r.paperCrossings()),
                     fixed(r.notificationsPerIo(), 2), withError(r.ios(), r.iosError()),
                     ratio(r.costVsNative(), r.costVsNativeError()), fixed(r.tlbMissesPerIo(), 1),
                     fixed(r.iotlbMissesPerIo(), 2), fixed(r.modelledNsPerIo(), 0), fixed(r.allocBytesPerIo(), 3)));
+                if (sec) {
+                    b.append(securityCells(r.placement(), security));
+                }
+                b.append(System.lineSeparator());
             }
             Row raw = g.rawCopy();
             if (raw != null) {
-                b.append(String.format(Locale.ROOT, "| %s | | 0 | | | %s | %s | 0 | | | |%n", raw.placement(),
-                    withError(raw.ios(), raw.iosError()), ratio(raw.costVsNative(), raw.costVsNativeError())));
+                b.append(String.format(Locale.ROOT, "| %s | | 0 | | | %s | %s | 0 | | | |%s%n", raw.placement(),
+                    withError(raw.ios(), raw.iosError()), ratio(raw.costVsNative(), raw.costVsNativeError()), sec ? " | | | |" : ""));
+            }
+            if (sec) {
+                b.append("\nTCB lines, driver shared, covert capacity (FIFO, the shortest bit period) and DMA blocking come from the"
+                    + " newest `scripts/covert.sh` result of this JVM; the README's section on the security half says how to read them.\n");
             }
             double floor = g.nativeOverRawCopy();
             if (!Double.isNaN(floor)) {
@@ -331,6 +351,20 @@ public final class PlacementTable {
             b.append("(no ArchitectureBench results)\n");
         }
         return b.toString();
+    }
+
+    /** The security columns of one row: a native + IOMMU row is native's (no guests). */
+    public static String securityCells(String placement, Map<String, CovertReport.Summary> security) {
+        String base = placement.startsWith(Placement.NATIVE.id()) ? Placement.NATIVE.id() : placement;
+        CovertReport.Summary s = security.get(base);
+        if (s == null) {
+            return " | | | |";
+        }
+        String capacity = base.equals(Placement.NATIVE.id()) ? "no guests"
+            : (s.modelledCapacity == null ? "—" : fixed(s.modelledCapacity, 0)) + " \\| "
+                + (s.measuredCapacity == null ? "—" : fixed(s.measuredCapacity, 0));
+        return String.format(Locale.ROOT, " %s | %s | %s | %s |", s.tcbLines == null ? "—" : String.format(Locale.ROOT, "%,d", s.tcbLines),
+            base.equals(Placement.NATIVE.id()) ? "no guests" : s.sharesDriver ? "yes" : "no", capacity, s.dmaFromAnotherGuest);
     }
 
     /**

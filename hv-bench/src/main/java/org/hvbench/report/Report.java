@@ -7,6 +7,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
  * Command line of the report tools.
@@ -74,7 +77,16 @@ public final class Report {
             out.print(PlacementTable.json(PlacementTable.build(results)));
             return 0;
         }
-        out.print(PlacementTable.markdown(PlacementTable.build(results)));
+        Map<String, CovertReport.Summary> security = Map.of();
+        try {
+            Path covert = ResultFiles.newestCovert(Path.of(args[first]).toAbsolutePath().getParent());
+            if (covert != null) {
+                security = CovertReport.summaries(new ObjectMapper().readTree(covert.toFile()));
+            }
+        } catch (IOException e) {
+            err.println("report: the covert result beside " + args[first] + " is unreadable, left out: " + e.getMessage());
+        }
+        out.print(PlacementTable.markdown(PlacementTable.build(results), security));
         out.print(ExecutorTable.markdown(ExecutorTable.build(results)));
         out.print(OtherResults.markdown(results));
         return 0;

@@ -15,8 +15,8 @@ import java.util.stream.Stream;
 /**
  * Which JMH JSON files a report reads: under {@code results/<jvm-id>/}, bench.sh names each run
  * {@code <profile>-<UTC timestamp>.json}; per JVM folder and profile, the newest comes first.
- * Its companions ({@code .machine.json}) and a multi-run profile's unmerged parts
- * ({@code .partN.json}) are not results.
+ * Its companions ({@code .machine.json}), a multi-run profile's unmerged parts
+ * ({@code .partN.json}) and scripts/covert.sh's {@code covert-<stamp>.json} are not JMH results.
  */
 final class ResultFiles {
     /** bench.sh's name: profile, then {@code date -u +%Y%m%dT%H%M%SZ}, which sorts as text. */
@@ -71,7 +71,23 @@ final class ResultFiles {
 
     static boolean isResult(Path f) {
         String name = f.getFileName().toString();
-        return name.endsWith(".json") && !NOT_RESULTS.matcher(name).matches();
+        return name.endsWith(".json") && !NOT_RESULTS.matcher(name).matches() && !isCovert(f);
+    }
+
+    /** scripts/covert.sh's result ({@code covert-<stamp>.json}): not JMH's, read by {@link CovertReport}. */
+    static boolean isCovert(Path f) {
+        Matcher m = NAME.matcher(f.getFileName().toString());
+        return m.matches() && m.group(1).equals("covert");
+    }
+
+    /** The newest covert result in {@code folder}, or null. */
+    static Path newestCovert(Path folder) throws IOException {
+        if (folder == null || !Files.isDirectory(folder)) {
+            return null;
+        }
+        try (Stream<Path> s = Files.list(folder)) {
+            return s.filter(ResultFiles::isCovert).max(Comparator.comparing(ResultFiles::stamp)).orElse(null);
+        }
     }
 
     /** The profile a file name carries, or the name without {@code .json} when it is not bench.sh's. */

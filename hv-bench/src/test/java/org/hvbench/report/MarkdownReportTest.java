@@ -109,6 +109,29 @@ class MarkdownReportTest {
         assertTrue(md.contains("Machine: not recorded with this run"), "the iommu run has no machine file: " + md);
     }
 
+    /** A covert.sh result beside the JMH ones: the placement table gains its columns, the JVM's section its tables. */
+    @Test
+    void aCovertResultAddsTheSecurityColumnsAndItsOwnSection() throws Exception {
+        Path results = results();
+        String covert = "{\"jvm\":\"test\",\"commit\":\"abc1234\",\"stamp\":\"20261207T120000Z\",\"settings\":{\"bits\":64},"
+            + "\"channel\":[{\"placement\":\"hypervisor-pv\",\"scheduler\":\"fifo\",\"clock\":\"modelled\",\"periodMicros\":200,"
+            + "\"capacityBitsPerSecond\":4999.0,\"rawBitsPerSecond\":5000.0,\"sharedDriver\":true},"
+            + "{\"placement\":\"hypervisor-pv\",\"scheduler\":\"fifo\",\"clock\":\"measured\",\"periodMicros\":200,"
+            + "\"capacityBitsPerSecond\":4321.0,\"rawBitsPerSecond\":5000.0,\"sharedDriver\":true}],"
+            + "\"traffic\":[],\"trustedBase\":[{\"placement\":\"native\",\"lines\":700,\"parts\":[\"kernel\"],\"sharesDriver\":false,"
+            + "\"dmaFromAnotherGuest\":\"no guests\"},{\"placement\":\"hypervisor-pv\",\"lines\":3500,\"parts\":[\"hv\"],"
+            + "\"sharesDriver\":true,\"dmaFromAnotherGuest\":\"no: only the trusted driver's checks\"}]}";
+        Files.writeString(results.resolve(JVM).resolve("covert-20261207T120000Z.json"), covert);
+        assertEquals(List.of("paper", "iommu"), ResultFiles.find(List.of(results)).stream().map(ResultFiles.Profile::profile).toList(),
+            "a covert result is not a JMH profile");
+        String md = markdown(results);
+        assertTrue(md.contains("| TCB lines | driver shared | covert capacity, bits/s (modelled \\| measured) | DMA from another guest blocked |"), md);
+        assertTrue(md.contains("| 3,500 | yes | 4999 \\| 4321 | no: only the trusted driver's checks |"), md);
+        assertTrue(md.contains("| 700 | no guests | no guests | no guests |"), md);
+        assertTrue(md.contains("### What each placement buys: covert channel, traffic-flow analysis, trusted base"), md);
+        assertTrue(md.contains("#### Trusted base: what a guest of each placement must trust besides itself"), md);
+    }
+
     @Test
     void crossingsAgainstDepthAreTabledAndThePublishedFiguresStandBesideOurs() throws Exception {
         String md = markdown(results());

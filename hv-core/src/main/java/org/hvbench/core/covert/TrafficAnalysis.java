@@ -225,12 +225,21 @@ public final class TrafficAnalysis {
         return d;
     }
 
+    /** One AES-GCM cipher, initialised again for each block (a new nonce each time). */
+    private static final ThreadLocal<Cipher> GCM = ThreadLocal.withInitial(() -> {
+        try {
+            return Cipher.getInstance("AES/GCM/NoPadding");
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("AES-GCM is missing from this JVM", e);
+        }
+    });
+
     private static byte[] seal(Defence defence, SecretKeySpec key, int f, int b, byte[] data) {
         if (!defence.encrypts()) {
             return Arrays.copyOf(data, BLOCK);
         }
         try {
-            Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
+            Cipher c = GCM.get();
             c.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(TAG * 8, nonce(f, b)));
             return c.doFinal(data);
         } catch (GeneralSecurityException e) {
@@ -243,7 +252,7 @@ public final class TrafficAnalysis {
             return Arrays.copyOf(block, DATA);
         }
         try {
-            Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
+            Cipher c = GCM.get();
             c.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG * 8, nonce(f, b)));
             return c.doFinal(block);
         } catch (GeneralSecurityException e) {
