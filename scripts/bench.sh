@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: run a benchmark profile, keep the JMH JSON, print the placement table.
 #
-#   scripts/bench.sh [quick|paper|split|iommu|threaded|ring|full] [JMH options...]
+#   scripts/bench.sh [quick|paper|split|iommu|threaded|ring|channel|full] [JMH options...]
 #
 # Profiles (time on 2 cores):
 #   quick  about two minutes: every placement; 4 KiB read; depth 1; persistent grants; each placement's
@@ -29,6 +29,11 @@
 #          publish check and release), and event delivery two-level, FIFO, posted on one thread and
 #          across two (EventChannelBench deliver, crossThread); 2 forks, 3 x 1 s warm-up,
 #          5 x 2 s measurement; -prof gc. Producer/consumer pairs take both cores: run it alone.
+#   channel  about 12 min: the covert channel's signal in this JVM (CovertChannelBench): one 4 KiB read
+#          of a receiver guest beside an idle or a loaded sender guest, through hypervisor-pv,
+#          io-partition, dom0-emulator, channel-program and a passthrough pair (the control), under
+#          each driver scheduler (fifo, round-robin, time-slotted, constant-rate); 2 forks, 3 x 1 s
+#          warm-up, 5 x 1 s measurement; -prof gc. The capacities are scripts/covert.sh's.
 #   full   several hours: every benchmark with every parameter value as annotated, plus the grant
 #          modes map, copy and persistent for the split placements; 2 forks; -prof gc.
 # Further arguments go to JMH after the profile's, so they win: e.g. -f 3, -p depth=32, -jvm PATH.
@@ -94,6 +99,9 @@ case "$profile" in
   ring)
     opts=(-f 2 -wi 3 -w 1s -i 5 -r 2s -prof gc)
     select_1=("RingBench|EventChannelBench.(deliver|crossThread)") ;;
+  channel)
+    opts=(-f 2 -wi 3 -w 1s -i 5 -r 1s -prof gc)
+    select_1=("CovertChannelBench") ;;
   full)
     opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
     select_1=(".*" -p grantMode=map,copy,persistent) ;;
