@@ -55,9 +55,12 @@ public class CovertChannelBench {
     private boolean loaded;
     private long reads;
 
-    /** Per-iteration counts: sender reads, dummy reads and slot overruns per receiver read. */
+    /**
+     * Sender reads, dummy reads and slot overruns, as rates beside the receiver's (the report divides
+     * them by the score: per receiver read).
+     */
     @State(Scope.Thread)
-    @AuxCounters(AuxCounters.Type.EVENTS)
+    @AuxCounters(AuxCounters.Type.OPERATIONS)
     public static class Counters {
         public long senderReads;
         public long dummyReads;

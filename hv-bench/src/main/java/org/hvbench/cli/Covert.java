@@ -44,7 +44,7 @@ public final class Covert {
         "                        (default: all of them; native has no guests)",
         "  --scheduler S[,S...]  " + String.join(", ", Scheduler.ids()) + " (default: all)",
         "  --period US[,US...]   bit periods in microseconds of the run's clock, 10 to 1000000 (default 200,1000)",
-        "  --clock C             modelled, measured or both (default both)",
+        "  --clock C[,C...]      modelled, measured, threaded, or all (default all); threaded runs fifo only",
         "  --bits N              message bits after the 16-bit preamble, 8 to 65536 (default 1024)",
         "  --seed N              the message's and the traffic analysis's seed (default 1)",
         "  --files K             files the traffic-flow attacker tells apart, 2 to 32 (default 8)",
@@ -90,11 +90,14 @@ public final class Covert {
         settings.put("costProfile", MachineConfig.defaults().costProfile());
 
         ArrayNode channel = root.putArray("channel");
-        int total = o.placements.size() * o.schedulers.size() * o.periods.size() * o.clocks.size();
+        int total = 0;
+        for (TimeSource clock : o.clocks) {
+            total += o.placements.size() * o.periods.size() * (clock == TimeSource.THREADED ? 1 : o.schedulers.size());
+        }
         int done = 0;
         long start = System.nanoTime();
         for (TimeSource clock : o.clocks) {
-            if (clock == TimeSource.MEASURED) {
+            if (clock != TimeSource.MODELLED) {
                 // Wall time means compiled code: one short discarded run per placement first.
                 err.println("[progress] warming up the JIT for the measured clock");
                 for (Placement p : o.placements) {
@@ -105,6 +108,9 @@ public final class Covert {
                 for (Placement p : o.placements) {
                     Map<Scheduler, ChannelResult> row = new LinkedHashMap<>();
                     for (Scheduler s : o.schedulers) {
+                        if (clock == TimeSource.THREADED && s != Scheduler.FIFO) {
+                            continue; // the drivers as they are: FIFO only
+                        }
                         CovertChannel.Settings cs = new CovertChannel.Settings().placement(p).scheduler(s).clock(clock)
                             .periodMicros(period).bits(o.bits).seed(o.seed);
                         ChannelResult r = CovertChannel.run(cs);
@@ -229,7 +235,7 @@ public final class Covert {
         List<Placement> placements = new ArrayList<>();
         List<Scheduler> schedulers = new ArrayList<>(List.of(Scheduler.values()));
         List<Long> periods = new ArrayList<>(List.of(200L, 1000L));
-        List<TimeSource> clocks = new ArrayList<>(List.of(TimeSource.MODELLED, TimeSource.MEASURED));
+        List<TimeSource> clocks = new ArrayList<>(List.of(TimeSource.values()));
         int bits = 1024;
         long seed = 1;
         int files = 8;
@@ -265,11 +271,12 @@ public final class Covert {
                     case "--clock": {
                         String c = value(args, ++i, a);
                         o.clocks.clear();
-                        if (c.equals("both")) {
-                            o.clocks.add(TimeSource.MODELLED);
-                            o.clocks.add(TimeSource.MEASURED);
+                        if (c.equals("all")) {
+                            o.clocks.addAll(List.of(TimeSource.values()));
                         } else {
-                            o.clocks.add(TimeSource.parse(c));
+                            for (String one : c.split(",")) {
+                                o.clocks.add(TimeSource.parse(one));
+                            }
                         }
                         break;
                     }

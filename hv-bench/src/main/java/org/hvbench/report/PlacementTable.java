@@ -336,7 +336,8 @@ public final class PlacementTable {
                     withError(raw.ios(), raw.iosError()), ratio(raw.costVsNative(), raw.costVsNativeError()), sec ? " | | | |" : ""));
             }
             if (sec) {
-                b.append("\nTCB lines, driver shared, covert capacity (FIFO, the shortest bit period) and DMA blocking come from the"
+                b.append("\nTCB lines, driver shared, covert capacity (FIFO, the shortest bit period; measured: the threaded clock,"
+                    + " nanoTime with the guests, the partition and the device on threads of their own) and DMA blocking come from the"
                     + " newest `scripts/covert.sh` result of this JVM; the README's section on the security half says how to read them.\n");
             }
             double floor = g.nativeOverRawCopy();

@@ -46,6 +46,15 @@ public final class Tenants implements AutoCloseable {
      * @throws IllegalArgumentException for {@code native} (no guests) or a count outside 1 to 16
      */
     public static Tenants open(Placement placement, MachineConfig config, int count, int depth) {
+        return open(placement, config, count, depth, CpuLayout.ONE_CPU);
+    }
+
+    /**
+     * As {@link #open(Placement, MachineConfig, int, int)}, on {@code layout}'s CPUs: with
+     * {@link CpuLayout#CPU_PER_DOMAIN} an I/O partition runs on a CPU of its own (the guests share the
+     * path's CPU), for the threaded executor.
+     */
+    public static Tenants open(Placement placement, MachineConfig config, int count, int depth, CpuLayout layout) {
         if (placement == Placement.NATIVE) {
             throw new IllegalArgumentException("placement: native has no guests; guests side by side need a placement with a hypervisor");
         }
@@ -56,10 +65,10 @@ public final class Tenants implements AutoCloseable {
         Tenants t = new Tenants(placement, shared);
         try {
             if (shared) {
-                t.bootShared(config, count, depth);
+                t.bootShared(config, count, depth, layout);
             } else {
                 for (int k = 0; k < count; k++) {
-                    IoPath p = placement.open(config, depth);
+                    IoPath p = placement.open(config, depth, GrantMode.PERSISTENT, layout);
                     t.paths.add(p);
                     Domain d = p instanceof PassthroughPlacement ? ((PassthroughPlacement) p).guest() : ((ChannelPlacement) p).guest();
                     t.guests.add(new Guest(p, d, p.app(), p.machine().backing().sectors()));
@@ -72,8 +81,8 @@ public final class Tenants implements AutoCloseable {
         return t;
     }
 
-    private void bootShared(MachineConfig config, int count, int depth) {
-        IoPath path = placement.open(config, depth, GrantMode.PERSISTENT, CpuLayout.ONE_CPU);
+    private void bootShared(MachineConfig config, int count, int depth, CpuLayout layout) {
+        IoPath path = placement.open(config, depth, GrantMode.PERSISTENT, layout);
         paths.add(path);
         // Extent k for guest k; the last one for the path's own guest, where the placement can shrink it.
         long extent = path.machine().backing().sectors() / (count + 1);

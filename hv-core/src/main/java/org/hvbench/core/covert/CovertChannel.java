@@ -184,6 +184,11 @@ public final class CovertChannel {
      * the same is wrong half the time and R (1 − H(p)) gives it nothing.
      */
     public static ChannelResult run(Settings s) {
+        return run(s, message(s));
+    }
+
+    /** The balanced seeded message of {@code s}. */
+    static boolean[] message(Settings s) {
         boolean[] message = new boolean[s.bits];
         for (int i = 0; i < s.bits / 2; i++) {
             message[i] = true;
@@ -195,11 +200,14 @@ public final class CovertChannel {
             message[i] = message[j];
             message[j] = t;
         }
-        return run(s, message);
+        return message;
     }
 
     /** Sends {@code message} (after the preamble) and decodes it. */
     public static ChannelResult run(Settings s, boolean[] message) {
+        if (s.clock == TimeSource.THREADED) {
+            return ThreadedChannel.run(s, message);
+        }
         long wall0 = System.nanoTime();
         try (Tenants tenants = Tenants.open(s.placement, s.config, 2, s.senderDepth)) {
             int maxBytes = Math.max(s.senderBytes, s.probeBytes);
@@ -244,6 +252,59 @@ public final class CovertChannel {
         return clock == TimeSource.MODELLED ? io.ownPicos() : 0;
     }
 
+    /**
+     * Decodes what the receiver counted per period: the threshold is the midpoint of the preamble's
+     * ones and zeros, and the side the ones fall on is learnt too (loaded periods complete fewer reads).
+     */
+    static ChannelResult decode(Settings s, TimeSource clock, boolean[] sent, int[] perPeriod, boolean shared, long[] latencies,
+                                int latencyCount, long receiverReads, long senderReads, double seconds, double paddingShare,
+                                double slotMicros, long overruns, long bytes, long receiverView, double wallMillis) {
+        double ones = 0;
+        double zeros = 0;
+        for (int k = 0; k < s.preamble; k++) {
+            if (sent[k]) {
+                ones += perPeriod[k];
+            } else {
+                zeros += perPeriod[k];
+            }
+        }
+        ones /= s.preamble / 2.0;
+        zeros /= s.preamble / 2.0;
+        double threshold = (ones + zeros) / 2;
+        long[][] confusion = new long[2][2];
+        long errors = 0;
+        for (int k = s.preamble; k < sent.length; k++) {
+            boolean decoded = ones < zeros ? perPeriod[k] < threshold : ones > zeros && perPeriod[k] > threshold;
+            confusion[sent[k] ? 1 : 0][decoded ? 1 : 0]++;
+            if (decoded != sent[k]) {
+                errors++;
+            }
+        }
+        long[] sorted = Arrays.copyOf(latencies, latencyCount);
+        Arrays.sort(sorted);
+        return new ChannelResult(s.placement, s.scheduler, clock, s.periodMicros, sent.length - s.preamble, errors, confusion, shared,
+            ones, zeros, receiverReads / seconds, senderReads / seconds, percentile(sorted, 0.50) / 1e6, percentile(sorted, 0.99) / 1e6,
+            paddingShare, slotMicros, overruns, bytes, receiverView, wallMillis);
+    }
+
+    private static double percentile(long[] sorted, double q) {
+        if (sorted.length == 0) {
+            return Double.NaN;
+        }
+        int i = (int) Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+        return sorted[i];
+    }
+
+    /** The message after the preamble (alternating 1, 0). */
+    static boolean[] withPreamble(Settings s, boolean[] message) {
+        boolean[] sent = new boolean[s.preamble + message.length];
+        for (int k = 0; k < s.preamble; k++) {
+            sent[k] = k % 2 == 0;
+        }
+        System.arraycopy(message, 0, sent, s.preamble, message.length);
+        return sent;
+    }
+
     /** One run's timeline: the guests, the driver servers, the events. */
     private static final class Run {
         final Settings s;
@@ -267,11 +328,7 @@ public final class CovertChannel {
         Run(Settings s, boolean[] message, boolean shared, PricedIo sender, PricedIo receiver, long slot, long padService) {
             this.s = s;
             this.periods = s.preamble + message.length;
-            this.sent = new boolean[periods];
-            for (int k = 0; k < s.preamble; k++) {
-                sent[k] = k % 2 == 0;
-            }
-            System.arraycopy(message, 0, sent, s.preamble, message.length);
+            this.sent = withPreamble(s, message);
             this.period = s.periodMicros * 1_000_000L;
             this.end = period * periods;
             this.slot = slot;
@@ -376,54 +433,17 @@ public final class CovertChannel {
         }
 
         ChannelResult result(int maxBytes, double wallMillis) {
-            // The threshold is the midpoint of the preamble's ones and zeros; the side the ones fall on
-            // is learnt too (loaded periods complete fewer reads).
-            double ones = 0;
-            double zeros = 0;
-            for (int k = 0; k < s.preamble; k++) {
-                if (sent[k]) {
-                    ones += perPeriod[k];
-                } else {
-                    zeros += perPeriod[k];
-                }
-            }
-            ones /= s.preamble / 2.0;
-            zeros /= s.preamble / 2.0;
-            double threshold = (ones + zeros) / 2;
-            long[][] confusion = new long[2][2];
-            long errors = 0;
-            for (int k = s.preamble; k < periods; k++) {
-                boolean decoded = ones < zeros ? perPeriod[k] < threshold : ones > zeros && perPeriod[k] > threshold;
-                confusion[sent[k] ? 1 : 0][decoded ? 1 : 0]++;
-                if (decoded != sent[k]) {
-                    errors++;
-                }
-            }
-            long[] sorted = Arrays.copyOf(latencies, latencyCount);
-            Arrays.sort(sorted);
-            double seconds = end / 1e12;
             long pad = 0;
             long overruns = 0;
             for (Server sv : distinctServers()) {
                 pad += sv.padPicos;
                 overruns += sv.overruns;
             }
-            int message = periods - s.preamble;
-            return new ChannelResult(s.placement, s.scheduler, s.clock, s.periodMicros, message, errors, confusion,
-                serverOf[SENDER] == serverOf[RECEIVER], ones, zeros,
-                completions[RECEIVER] / seconds, completions[SENDER] / seconds,
-                percentile(sorted, 0.50) / 1e6, percentile(sorted, 0.99) / 1e6,
-                (double) pad / (end * distinctServers().length), slot / 1e6, overruns,
-                io[SENDER].bytes() + io[RECEIVER].bytes(), receiverView, wallMillis);
+            return decode(s, s.clock, sent, perPeriod, serverOf[SENDER] == serverOf[RECEIVER], latencies, latencyCount,
+                completions[RECEIVER], completions[SENDER], end / 1e12, (double) pad / (end * distinctServers().length), slot / 1e6,
+                overruns, io[SENDER].bytes() + io[RECEIVER].bytes(), receiverView, wallMillis);
         }
 
-        private static double percentile(long[] sorted, double q) {
-            if (sorted.length == 0) {
-                return Double.NaN;
-            }
-            int i = (int) Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-            return sorted[i];
-        }
     }
 
     /**

@@ -1,5 +1,7 @@
 package org.hvbench.core.covert;
 
+import java.util.Arrays;
+
 import org.hvbench.core.arch.Placement;
 import org.hvbench.core.arch.Tenants;
 import org.hvbench.core.dev.MachineConfig;
@@ -9,8 +11,8 @@ import org.hvbench.core.dev.MachineConfig;
  * the shared driver with the sender idle or loaded: what the driver's scheduler makes the receiver
  * wait for, in wall time. FIFO serves the loaded sender's whole queue first; round-robin one of its
  * reads; the slotted schedulers give each guest one slot, of a fixed wall-clock length, whether it
- * uses it or not, constant-rate filling an unused one with a dummy read. The slot is sized from the
- * slowest of a few hundred warm reads; {@link #overruns} counts the reads that did not fit.
+ * uses it or not, constant-rate filling an unused one with a dummy read. The slot is twice the 90th
+ * percentile of a hundred warm reads; {@link #overruns} counts the reads that did not fit.
  */
 public final class SharedDriverRig implements AutoCloseable {
     private static final int CALIBRATION_READS = 256;
@@ -43,15 +45,18 @@ public final class SharedDriverRig implements AutoCloseable {
         try {
             sender = new PricedIo(tenants.guest(CovertChannel.SENDER), senderDepth, senderBytes);
             receiver = new PricedIo(tenants.guest(CovertChannel.RECEIVER), 1, probeBytes);
-            long slowest = 0;
+            long[] later = new long[CALIBRATION_READS / 2];
             for (int i = 0; i < CALIBRATION_READS; i++) {
                 sender.read(i % senderDepth, senderBytes);
                 receiver.read(0, probeBytes);
                 if (i >= CALIBRATION_READS / 2) {
-                    slowest = Math.max(slowest, Math.max(sender.wallNanos(), receiver.wallNanos()));
+                    later[i - CALIBRATION_READS / 2] = Math.max(sender.wallNanos(), receiver.wallNanos());
                 }
             }
-            slotNanos = slowest * 2;
+            // Twice the 90th percentile of the warm reads: the slowest would be a GC pause or a
+            // compilation, and would make every slot that long.
+            Arrays.sort(later);
+            slotNanos = 2 * later[(int) Math.ceil(0.9 * later.length) - 1];
         } catch (RuntimeException e) {
             tenants.close();
             throw e;

@@ -6,8 +6,18 @@ import java.util.Locale;
 public enum TimeSource {
     /** The cost profile's virtual time: deterministic; the channel's capacity on that hardware. */
     MODELLED("modelled"),
-    /** {@code System.nanoTime} around each I/O's real execution in this JVM: what the JVM leaks. */
-    MEASURED("measured");
+    /**
+     * {@code System.nanoTime} around each read's real execution in this JVM, one read at a time, as
+     * its driver-side price on the scheduler's timeline: every scheduler, in this JVM's time.
+     */
+    MEASURED("measured"),
+    /**
+     * {@code System.nanoTime} of the receiver's reads while the guests' CPU, the partition's CPU and
+     * the device each run on a thread of their own (the threaded executor) and the sender's reads are
+     * really in flight: what this JVM leaks through the drivers as they are (they serve in ring and
+     * queue order, FIFO), with no timeline at all.
+     */
+    THREADED("threaded");
 
     private final String id;
 
@@ -27,7 +37,7 @@ public enum TimeSource {
                 return t;
             }
         }
-        throw new IllegalArgumentException("clock: '" + name + "' is unknown; use modelled or measured");
+        throw new IllegalArgumentException("clock: '" + name + "' is unknown; use modelled, measured or threaded");
     }
 
     @Override

@@ -100,6 +100,26 @@ class CovertChannelTest {
         assertEquals(0, slotted.paddingShare(), "time-slotted leaves unused slots idle");
     }
 
+    /**
+     * The threaded clock runs the drivers as they are, on threads: it reads and checks real data
+     * through the shared back end or through a device each, and has no scheduler but theirs. What it
+     * decodes depends on this machine's timing, so only that it ran is asserted here.
+     */
+    @Test
+    void theThreadedClockRunsTheRealDriversAndHasNoSchedulerButTheirs() {
+        for (Placement p : new Placement[] {Placement.IO_PARTITION, Placement.PASSTHROUGH}) {
+            ChannelResult r = CovertChannel.run(new CovertChannel.Settings().placement(p).clock(TimeSource.THREADED).periodMicros(200)
+                .bits(16));
+            assertEquals(p == Placement.IO_PARTITION, r.sharedDriver());
+            assertEquals(TimeSource.THREADED, r.clock());
+            assertTrue(r.receiverIosPerSecond() > 0 && r.bytesChecked() > 0, p + ": nothing was read");
+            assertEquals(16, r.bits());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CovertChannel.run(
+            new CovertChannel.Settings().placement(Placement.IO_PARTITION).clock(TimeSource.THREADED).scheduler(Scheduler.TIME_SLOTTED)));
+        assertTrue(e.getMessage().startsWith("scheduler: the threaded clock"), e.getMessage());
+    }
+
     @Test
     void badSettingsAreNamed() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Scheduler.parse("lottery"));
