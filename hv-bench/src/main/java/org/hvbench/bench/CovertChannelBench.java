@@ -26,8 +26,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * shares with a sender guest, the sender idle or loaded (four 64 KiB reads queued), under each of the
  * driver's schedulers ({@link Scheduler}). Reads per second; the receiver's score loaded against idle
  * in the same run is what the sender can signal (1.0: nothing), and each scheduler's idle score against
- * FIFO's is what closing the channel costs the well-behaved guest. {@code channel} is the placement
- * (a passthrough pair is the control: a device each). The capacity in bits per second, on the modelled
+ * FIFO's is what closing the channel costs the well-behaved guest. The slotted schedulers spin to the
+ * end of each {@code slotMicros} slot, the same for both sender settings; {@code overruns} counts the
+ * reads that outran one. {@code channel} is the placement (a passthrough pair is the control: a
+ * device each). The capacity in bits per second, on the modelled
  * and the measured clock, is {@code scripts/covert.sh}'s.
  *
  * <p>Each read is checked for its full length; the iteration's teardown checks that the loaded runs
@@ -50,6 +52,13 @@ public class CovertChannelBench {
     /** idle or loaded: what the sender does. */
     @Param({"idle", "loaded"})
     public String sender;
+
+    /**
+     * The slotted schedulers' wall-clock slot, µs, the same for the idle and the loaded runs (a 64 KiB
+     * read takes about 8 µs here once compiled); 0 sizes it from warm reads in each trial.
+     */
+    @Param({"100"})
+    public long slotMicros;
 
     private SharedDriverRig rig;
     private boolean loaded;
@@ -81,7 +90,7 @@ public class CovertChannelBench {
         }
         loaded = "loaded".equals(sender);
         rig = new SharedDriverRig(Placement.parse(channel), Scheduler.parse(scheduler), MachineConfig.defaults(), 4, 64 << 10,
-            4 << 10);
+            4 << 10, slotMicros * 1000);
     }
 
     @Benchmark

@@ -13,6 +13,7 @@ class CovertChannelBenchTest {
         b.channel = channel;
         b.scheduler = scheduler;
         b.sender = sender;
+        b.slotMicros = 100;
         b.setUp();
         return b;
     }

@@ -36,6 +36,20 @@ public final class SharedDriverRig implements AutoCloseable {
      */
     public SharedDriverRig(Placement placement, Scheduler scheduler, MachineConfig config, int senderDepth, int senderBytes,
                            int probeBytes) {
+        this(placement, scheduler, config, senderDepth, senderBytes, probeBytes, 0);
+    }
+
+    /**
+     * As the constructor above, with a slot of {@code slotNanos} (0: sized from the warm reads), so
+     * that runs with the sender idle and loaded use the same slot.
+     *
+     * @throws IllegalArgumentException for {@code native}, or a negative slot
+     */
+    public SharedDriverRig(Placement placement, Scheduler scheduler, MachineConfig config, int senderDepth, int senderBytes,
+                           int probeBytes, long slotNanos) {
+        if (slotNanos < 0) {
+            throw new IllegalArgumentException("slot: " + slotNanos + " ns is not allowed; use 0 (sized from warm reads) or more");
+        }
         this.scheduler = scheduler;
         this.senderDepth = senderDepth;
         this.senderBytes = senderBytes;
@@ -56,7 +70,7 @@ public final class SharedDriverRig implements AutoCloseable {
             // Twice the 90th percentile of the warm reads: the slowest would be a GC pause or a
             // compilation, and would make every slot that long.
             Arrays.sort(later);
-            slotNanos = 2 * later[(int) Math.ceil(0.9 * later.length) - 1];
+            this.slotNanos = slotNanos > 0 ? slotNanos : 2 * later[(int) Math.ceil(0.9 * later.length) - 1];
         } catch (RuntimeException e) {
             tenants.close();
             throw e;
