@@ -29,11 +29,11 @@
 #          publish check and release), and event delivery two-level, FIFO, posted on one thread and
 #          across two (EventChannelBench deliver, crossThread); 2 forks, 3 x 1 s warm-up,
 #          5 x 2 s measurement; -prof gc. Producer/consumer pairs take both cores: run it alone.
-#   channel  about 12 min: the covert channel's signal in this JVM (CovertChannelBench): one 4 KiB read
+#   channel  about 10 min: the covert channel's signal in this JVM (CovertChannelBench): one 4 KiB read
 #          of a receiver guest beside an idle or a loaded sender guest, through hypervisor-pv,
-#          io-partition, dom0-emulator, channel-program and a passthrough pair (the control), under
-#          each driver scheduler (fifo, round-robin, time-slotted, constant-rate); 2 forks, 3 x 1 s
-#          warm-up, 5 x 1 s measurement; -prof gc. The capacities are scripts/covert.sh's.
+#          io-partition, dom0-emulator and channel-program, under each driver scheduler (fifo,
+#          round-robin, time-slotted, constant-rate); 2 forks, 3 x 1 s warm-up, 5 x 1 s measurement;
+#          -prof gc. The capacities, and the control, are scripts/covert.sh's.
 #   full   several hours: every benchmark with every parameter value as annotated, plus the grant
 #          modes map, copy and persistent for the split placements; 2 forks; -prof gc.
 # Further arguments go to JMH after the profile's, so they win: e.g. -f 3, -p depth=32, -jvm PATH.

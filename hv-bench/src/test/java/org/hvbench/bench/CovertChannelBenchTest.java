@@ -56,7 +56,7 @@ class CovertChannelBenchTest {
         } finally {
             slotted.tearDown();
         }
-        CovertChannelBench constant = open("passthrough", "constant-rate", "idle");
+        CovertChannelBench constant = open("channel-program", "constant-rate", "idle");
         try {
             CovertChannelBench.Counters c = read(constant, 3);
             assertEquals(0, c.senderReads);
@@ -80,5 +80,7 @@ class CovertChannelBenchTest {
         assertTrue(e.getMessage().startsWith("sender: 'busy'"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> open("native", "fifo", "idle"));
         assertTrue(e.getMessage().startsWith("placement: native"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> open("passthrough", "fifo", "idle"));
+        assertTrue(e.getMessage().startsWith("channel: passthrough gives each guest a device of its own"), e.getMessage());
     }
 }

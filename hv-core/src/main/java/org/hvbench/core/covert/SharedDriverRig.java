@@ -31,8 +31,8 @@ public final class SharedDriverRig implements AutoCloseable {
     private int senderBuffer;
 
     /**
-     * @param placement a placement with guests ({@code native} has none)
-     * @throws IllegalArgumentException for {@code native}
+     * @param placement a placement whose guests share a driver
+     * @throws IllegalArgumentException for {@code native}, or a placement with a device per guest
      */
     public SharedDriverRig(Placement placement, Scheduler scheduler, MachineConfig config, int senderDepth, int senderBytes,
                            int probeBytes) {
@@ -43,7 +43,7 @@ public final class SharedDriverRig implements AutoCloseable {
      * As the constructor above, with a slot of {@code slotNanos} (0: sized from the warm reads), so
      * that runs with the sender idle and loaded use the same slot.
      *
-     * @throws IllegalArgumentException for {@code native}, or a negative slot
+     * @throws IllegalArgumentException for {@code native} or a placement whose guests do not share a driver, or a negative slot
      */
     public SharedDriverRig(Placement placement, Scheduler scheduler, MachineConfig config, int senderDepth, int senderBytes,
                            int probeBytes, long slotNanos) {
@@ -56,6 +56,12 @@ public final class SharedDriverRig implements AutoCloseable {
         this.probeBytes = probeBytes;
         new CovertChannel.Settings().placement(placement).senderDepth(senderDepth).senderBytes(senderBytes).probeBytes(probeBytes);
         this.tenants = Tenants.open(placement, config, 2, senderDepth);
+        if (!tenants.sharedDriver()) {
+            tenants.close();
+            throw new IllegalArgumentException("channel: " + placement + " gives each guest a device of its own, so the receiver"
+                + " waits behind nothing of the sender's, and one thread cannot time it apart from the sender's reads; its control"
+                + " is scripts/covert.sh's (every clock)");
+        }
         try {
             sender = new PricedIo(tenants.guest(CovertChannel.SENDER), senderDepth, senderBytes);
             receiver = new PricedIo(tenants.guest(CovertChannel.RECEIVER), 1, probeBytes);
