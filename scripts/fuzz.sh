@@ -35,6 +35,7 @@ TARGETS=(
   "grant GrantFuzzTest grantOperationsOfAHostileDomainLeakNothing grant map, unmap, copy and set-up by a hostile mapper and granter"
   "iommu IommuFuzzTest aDeviceOwnerReachesOnlyItsOwnFrames IOMMU map and unmap hypercalls and device DMA of a passthrough device's owner"
   "channel ChannelFuzzTest aHostileChannelProgramMovesNothingItMayNot channel programs parsed by the hypervisor and run by the device"
+  "policy PolicyFuzzTest thePolicyManagersHypercallTakesAnyBytesAndLoadsOnlyAValidPolicy the sHype policy the Policy Manager hands the hypervisor (XSM_OP)"
 )
 
 usage() {

@@ -148,6 +148,10 @@ public final class EventChannels implements HypercallHandler {
         if (r == null) {
             return -Errno.ENOENT;
         }
+        int verdict = hv.accessControl().eventChannelAllocUnbound(caller, r);
+        if (verdict < 0) {
+            return verdict;
+        }
         int port = freePort(caller);
         if (port < 0) {
             return port;

@@ -17,6 +17,19 @@ public interface AccessControl {
         return 0;
     }
 
+    /** Domain {@code d} was created (after {@link #domainCreate} permitted it): a module may count it as running. */
+    default void domainCreated(Domain d) {
+    }
+
+    /** Domain {@code d} was destroyed: a module forgets it (the Chinese Wall's running set, cached decisions). */
+    default void domainDestroyed(Domain d) {
+    }
+
+    /** {@code a} opens an unbound event-channel port for {@code b} to bind to. */
+    default int eventChannelAllocUnbound(Domain a, Domain b) {
+        return 0;
+    }
+
     /** {@code domain} connects to a block device served by the hypervisor (the device is shared with every other client). */
     default int blockDeviceConnect(Domain domain, int deviceId) {
         return 0;

@@ -34,6 +34,16 @@ public final class Hypercall {
     public static final int IOMMU_FLUSH = 3;
     /** Device-model operations of a privileged emulator (Xen's dm_op): inject an interrupt into a guest. */
     public static final int DM_OP = 41;
+    /** Xen's {@code __HYPERVISOR_xsm_op} (formerly {@code acm_op}): the access-control module's own calls. */
+    public static final int XSM_OP = 27;
+    /** {@code XSM_OP}: load the compiled policy at (gpa, length); the Policy Manager only. */
+    public static final int ACM_SET_POLICY = 1;
+    /** {@code XSM_OP}: copy the active compiled policy to (gpa, length); returns its length. The Policy Manager only. */
+    public static final int ACM_GET_POLICY = 2;
+    /** {@code XSM_OP}: copy the label of domain a1 to (gpa, length); returns its length. The Policy Manager only. */
+    public static final int ACM_GET_SSID = 4;
+    /** {@code XSM_OP}: may domains a1 and a2 share? 0 or {@code -EACCES}. A privileged domain (a back end) asks it. */
+    public static final int ACM_GET_DECISION = 5;
 
     /** Event channel commands (a0 of EVENT_CHANNEL_OP), Xen's numbers. */
     public static final int EVTCHN_BIND_INTERDOMAIN = 0;

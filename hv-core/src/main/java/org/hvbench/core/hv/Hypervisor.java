@@ -159,6 +159,7 @@ public final class Hypervisor {
         Domain d = new Domain(id, name, label, privileged, new AddressSpace(name, p2m, machine.newAsid()), pages, sharedInfoMa);
         domains[id] = d;
         nextId++;
+        accessControl.domainCreated(d);
         return d;
     }
 
@@ -207,6 +208,7 @@ public final class Hypervisor {
         }
         domains[d.id()] = null;
         d.markDestroyed();
+        accessControl.domainDestroyed(d);
         for (int dev = 0; dev < deviceOwners.length; dev++) {
             if (deviceOwners[dev] == d) {
                 machine.iommu().block(dev);
