@@ -93,6 +93,13 @@ public class ArchitectureBench {
     public String events;
 
     /**
+     * sHype mandatory access control: off, ste or chwall-ste, with a policy that permits the
+     * placement's own sharing. Its hooks sit at bind time, so the data path should not see them.
+     */
+    @Param({"off"})
+    public String mac;
+
+    /**
      * inline (the uniprocessor: everything on the benchmark thread, deterministic) or threaded (the
      * device, and the partition's CPU where there is one, each on a thread of its own).
      */
@@ -119,7 +126,7 @@ public class ArchitectureBench {
     @Setup(Level.Trial)
     public void boot() {
         MachineConfig config = BenchConfig.machine().tlbTagged(tlbTagged).costProfile(costProfile).iommu(iommu)
-            .iommuInvalidation(iommuInvalidation).events(events);
+            .iommuInvalidation(iommuInvalidation).events(events).mac(mac);
         Executor.Kind kind = Executor.Kind.parse(executor);
         IdleMode idleMode = IdleMode.parse(idle);
         path = Placement.parse(placement).open(config, depth, GrantMode.parse(grantMode), kind.layout());

@@ -16,6 +16,9 @@ import org.hvbench.core.evtchn.FifoEvents;
 import org.hvbench.core.hv.Hypercall;
 import org.hvbench.core.hv.Hypervisor;
 import org.hvbench.core.guest.App;
+import org.hvbench.core.sec.AccessControlModule;
+import org.hvbench.core.sec.PolicyCompiler;
+import org.hvbench.core.sec.PolicyException;
 
 /** What every placement has: the machine, the app's CPU, the app, and the parties to run. */
 abstract class BasePlacement implements IoPath {
@@ -36,6 +39,41 @@ abstract class BasePlacement implements IoPath {
         this.placement = placement;
         this.machine = machine;
         this.cpu = machine.newCpu("cpu0");
+    }
+
+    /**
+     * The policy {@code mac=ste} and {@code mac=chwall-ste} install: dom0 and the partition share with
+     * every guest, the block device is labelled for guests, and the Chinese Wall has a conflict set
+     * (guests against a type no domain holds) so that its check runs on every creation.
+     */
+    static final String PLACEMENT_POLICY = String.join("\n",
+        "policy placements",
+        "kind KIND",
+        "ste-types system guests",
+        "chwall-types guests other",
+        "conflict guests other",
+        "label dom0 ste system guests",
+        "label partition ste system guests",
+        "label guest ste guests chwall guests",
+        "");
+
+    /**
+     * Installs sHype in {@code hv} when {@code config} asks for it ({@code mac}), before the placement
+     * creates its domains: every bind-time hook then decides by the placement policy, with dom0 as
+     * the Policy Manager.
+     */
+    static void installMac(Hypervisor hv, MachineConfig config) {
+        if ("off".equals(config.mac())) {
+            return;
+        }
+        String kind = "ste".equals(config.mac()) ? "ste" : "chwall+ste";
+        try {
+            AccessControlModule acm = new AccessControlModule(PolicyCompiler.compile(PLACEMENT_POLICY.replace("KIND", kind)));
+            acm.labelDevice(Machine.BLOCK_DEVICE_ID, "guest");
+            acm.install(hv, hv.dom0());
+        } catch (PolicyException e) {
+            throw new IllegalStateException("the placement policy does not compile: " + e.getMessage(), e);
+        }
     }
 
     /** Ends the boot: the app runs, and nothing done so far counts. */

@@ -34,6 +34,7 @@ final class ChannelPlacement extends BasePlacement {
     ChannelPlacement(Placement placement, MachineConfig config, int depth, boolean iommu) {
         super(placement, new Machine(config));
         hypervisor = new Hypervisor(machine);
+        installMac(hypervisor, config);
         guest = hypervisor.createDomain("guest", "guest", HypervisorPlacement.guestBytes(depth), false);
         if (iommu) {
             if (!config.iommuTranslates()) {

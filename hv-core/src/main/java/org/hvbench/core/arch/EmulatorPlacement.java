@@ -67,6 +67,7 @@ final class EmulatorPlacement extends BasePlacement {
         this.layout = layout;
         this.mode = mode;
         hypervisor = new Hypervisor(machine);
+        installMac(hypervisor, config);
         hypervisor.attach(cpu);
         grantOps = new GrantOps(hypervisor);
         channels = new EventChannels(hypervisor);

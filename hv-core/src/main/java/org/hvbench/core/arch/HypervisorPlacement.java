@@ -30,6 +30,7 @@ final class HypervisorPlacement extends BasePlacement {
         this.paravirtual = paravirtual;
         this.queueEntries = config.queueEntries();
         hypervisor = new Hypervisor(machine);
+        installMac(hypervisor, config);
         hypervisor.attachBlockDevice(cpu, BLOCK_VECTOR);
         guest = hypervisor.createDomain("guest", "guest", guestBytes(depth), false);
         booted(bootGuest(guest, depth, 0, machine.backing().sectors()));

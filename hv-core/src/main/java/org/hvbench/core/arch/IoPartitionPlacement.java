@@ -73,6 +73,7 @@ final class IoPartitionPlacement extends BasePlacement {
     IoPartitionPlacement(MachineConfig config, int depth, GrantMode mode, CpuLayout layout) {
         super(Placement.IO_PARTITION, new Machine(config));
         hypervisor = new Hypervisor(machine);
+        installMac(hypervisor, config);
         hypervisor.attach(cpu);
         grantOps = new GrantOps(hypervisor);
         this.config = config;

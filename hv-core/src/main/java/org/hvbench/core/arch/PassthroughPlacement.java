@@ -35,6 +35,7 @@ final class PassthroughPlacement extends BasePlacement {
                 + " guest must have its DMA translated, or the guest could reach any frame");
         }
         hypervisor = new Hypervisor(machine);
+        installMac(hypervisor, config);
         hypervisor.attach(cpu);
         guest = hypervisor.createDomain("guest", "guest", HypervisorPlacement.guestBytes(depth), false);
         hypervisor.assignDevice(Machine.BLOCK_DEVICE_ID, guest);

@@ -31,6 +31,8 @@ import org.hvbench.core.mem.PageTable;
  * <tr><td>iotlbSets, iotlbWays</td><td>16 x 4</td><td>as the TLB</td></tr>
  * <tr><td>events</td><td>two-level</td><td>two-level (shared-info bitmaps), fifo (priority queues of
  *     event words): how the split placements' kernels take their events</td></tr>
+ * <tr><td>mac</td><td>off</td><td>off, ste, chwall-ste: sHype mandatory access control over what the
+ *     placement's domains share (a built-in policy that permits the placement's own sharing)</td></tr>
  * </table>
  */
 public final class MachineConfig {
@@ -50,6 +52,7 @@ public final class MachineConfig {
     private int iotlbSets = 16;
     private int iotlbWays = 4;
     private String events = "two-level";
+    private String mac = "off";
 
     public static MachineConfig defaults() {
         return new MachineConfig();
@@ -74,6 +77,7 @@ public final class MachineConfig {
         c.iotlbSets = iotlbSets;
         c.iotlbWays = iotlbWays;
         c.events = events;
+        c.mac = mac;
         return c;
     }
 
@@ -175,6 +179,20 @@ public final class MachineConfig {
         this.iotlbSets = sets;
         this.iotlbWays = ways;
         return this;
+    }
+
+    /** @throws IllegalArgumentException naming {@code mac} and its values */
+    public MachineConfig mac(String mode) {
+        if (!"off".equals(mode) && !"ste".equals(mode) && !"chwall-ste".equals(mode)) {
+            throw new IllegalArgumentException("mac: '" + mode + "' is unknown; use off, ste or chwall-ste");
+        }
+        this.mac = mode;
+        return this;
+    }
+
+    /** sHype's mode: off, ste or chwall-ste. */
+    public String mac() {
+        return mac;
     }
 
     /** @throws IllegalArgumentException naming {@code events} and its values */
