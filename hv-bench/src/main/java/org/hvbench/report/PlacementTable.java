@@ -133,7 +133,9 @@ public final class PlacementTable {
     }
 
     private static String executor(JmhResult r) {
-        return Objects.toString(r.param("executor"), "inline") + ("fifo".equals(r.param("events")) ? ", fifo events" : "");
+        String mac = r.param("mac");
+        return Objects.toString(r.param("executor"), "inline") + ("fifo".equals(r.param("events")) ? ", fifo events" : "")
+            + (mac != null && !"off".equals(mac) ? ", sHype " + mac : "");
     }
 
     private static String idle(JmhResult r) {
