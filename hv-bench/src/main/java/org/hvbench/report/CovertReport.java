@@ -56,13 +56,19 @@ public final class CovertReport {
         }
     }
 
-    /** Placement id → its summary, from a covert result. */
-    public static Map<String, Summary> summaries(JsonNode root) {
-        Map<String, Summary> out = new LinkedHashMap<>();
+    /** The shortest bit period of a covert result's channel runs, µs: the one its summaries and chart show. */
+    private static long shortestPeriod(JsonNode root) {
         long shortest = Long.MAX_VALUE;
         for (JsonNode c : root.path("channel")) {
             shortest = Math.min(shortest, c.path("periodMicros").asLong());
         }
+        return shortest;
+    }
+
+    /** Placement id → its summary, from a covert result. */
+    public static Map<String, Summary> summaries(JsonNode root) {
+        Map<String, Summary> out = new LinkedHashMap<>();
+        long shortest = shortestPeriod(root);
         for (JsonNode t : root.path("trustedBase")) {
             String p = t.path("placement").asText();
             Double modelled = null;
@@ -167,10 +173,7 @@ public final class CovertReport {
      * relative to FIFO: one series per placement, one point per scheduler.
      */
     public static void capacityChart(JsonNode root, Path png) throws IOException {
-        long shortest = Long.MAX_VALUE;
-        for (JsonNode c : root.path("channel")) {
-            shortest = Math.min(shortest, c.path("periodMicros").asLong());
-        }
+        long shortest = shortestPeriod(root);
         XYChart chart = new XYChartBuilder().width(1200).height(640)
             .title("Covert capacity against what the scheduler costs the receiver (modelled clock, bit period " + shortest + " µs)")
             .xAxisTitle("receiver's I/O per second lost against FIFO (%)").yAxisTitle("capacity C (bits per second)").build();

@@ -210,7 +210,6 @@ public final class CovertChannel {
         }
         long wall0 = System.nanoTime();
         try (Tenants tenants = Tenants.open(s.placement, s.config, 2, s.senderDepth)) {
-            int maxBytes = Math.max(s.senderBytes, s.probeBytes);
             PricedIo sender = new PricedIo(tenants.guest(SENDER), s.senderDepth, s.senderBytes);
             PricedIo receiver = new PricedIo(tenants.guest(RECEIVER), 1, s.probeBytes);
             long[] senderServices = new long[WARM_UP_READS];
@@ -227,7 +226,7 @@ public final class CovertChannel {
                 : 2 * Math.max(senderService, slotBasis(s.clock, probeServices));
             Run run = new Run(s, message, tenants.sharedDriver(), sender, receiver, slot, senderService);
             run.execute();
-            return run.result(maxBytes, (System.nanoTime() - wall0) / 1_000_000.0);
+            return run.result((System.nanoTime() - wall0) / 1_000_000.0);
         }
     }
 
@@ -432,7 +431,7 @@ public final class CovertChannel {
             }
         }
 
-        ChannelResult result(int maxBytes, double wallMillis) {
+        ChannelResult result(double wallMillis) {
             long pad = 0;
             long overruns = 0;
             for (Server sv : distinctServers()) {

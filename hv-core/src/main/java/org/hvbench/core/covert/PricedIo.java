@@ -57,13 +57,46 @@ final class PricedIo {
      * @throws IllegalStateException when the kernel refuses it, it fails, or the path stalls
      */
     void read(int buffer, int length) {
+        run(Aio.PREAD, buffer, nextSector(length), length);
+    }
+
+    /** The sector for the next {@code length} bytes of the guest's disk, read in turn and wrapping at its end. */
+    long nextSector(int length) {
         long span = length / SECTOR;
         if (nextSector + span > sectors) {
             nextSector = 0;
         }
         long sector = nextSector;
         nextSector += span;
-        run(Aio.PREAD, buffer, sector, length);
+        return sector;
+    }
+
+    /**
+     * Fills control block {@code slot} for one {@code opcode} of {@code length} bytes at {@code sector}
+     * with buffer {@code buffer} and submits it, without waiting (the CPU must be in the guest's app).
+     *
+     * @return its user data, for {@link #check}
+     * @throws IllegalStateException when the kernel refuses it
+     */
+    long submit(int opcode, int slot, int buffer, long sector, int length) {
+        long id = ++userData;
+        app.prepare(cpu, slot, opcode, sector * SECTOR, buffers[buffer], length, id);
+        long r = app.submit(cpu, slot, 1);
+        if (r != 1) {
+            throw new IllegalStateException(path.placement() + ": " + guest + "'s io_submit refused: " + (r < 0 ? Errno.name(r) : r + " taken"));
+        }
+        return id;
+    }
+
+    /** The completed I/O {@code id} returned its full {@code length}; counts its bytes. */
+    void check(long id, int opcode, int length) {
+        long result = app.result(id);
+        if (result != length) {
+            throw new IllegalStateException(path.placement() + ": " + guest + "'s " + (opcode == Aio.PREAD ? "read" : "write")
+                + " of " + length + " bytes returned "
+                + (result < 0 ? Errno.name(result) : Long.toString(result)));
+        }
+        bytes += length;
     }
 
     /**
@@ -71,7 +104,6 @@ final class PricedIo {
      * {@code sector} of the guest's disk with buffer {@code buffer}, and prices it.
      */
     void run(int opcode, int buffer, long sector, int length) {
-        long id = ++userData;
         long own0 = guest.ownPicos();
         long all0 = path.modelledPicos();
         long wall0 = System.nanoTime();
@@ -84,27 +116,17 @@ final class PricedIo {
         cpu.idleSwitch(guest.appContext());
         cpu.setOriginator(guest.appContext());
         long done = app.completed() + 1;
-        app.prepare(cpu, 0, opcode, sector * SECTOR, buffers[buffer], length, id);
-        long r = app.submit(cpu, 0, 1);
-        if (r != 1) {
-            throw new IllegalStateException(path.placement() + ": " + guest + "'s io_submit refused: " + (r < 0 ? Errno.name(r) : r + " taken"));
-        }
+        long id = submit(opcode, 0, buffer, sector, length);
         while (app.completed() < done) {
             if (executor.runOnce(guest.appContext()) == 0 && app.completed() < done) {
                 throw new IllegalStateException(path.placement() + ": " + guest + "'s read stalled: no party has work");
             }
         }
         wallNanos = System.nanoTime() - wall0;
-        long result = app.result(id);
-        if (result != length) {
-            throw new IllegalStateException(path.placement() + ": " + guest + "'s " + (opcode == Aio.PREAD ? "read" : "write")
-                + " of " + length + " bytes returned "
-                + (result < 0 ? Errno.name(result) : Long.toString(result)));
-        }
+        check(id, opcode, length);
         long own = guest.ownPicos() - own0;
         ownPicos = own;
         driverPicos = path.modelledPicos() - all0 - own;
-        bytes += length;
     }
 
     /** The guest-virtual address of buffer {@code i}. */

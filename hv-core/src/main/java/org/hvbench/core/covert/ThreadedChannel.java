@@ -3,7 +3,6 @@ package org.hvbench.core.covert;
 import java.util.Arrays;
 import java.util.function.LongSupplier;
 
-import org.hvbench.core.Errno;
 import org.hvbench.core.arch.CpuLayout;
 import org.hvbench.core.arch.Tenants;
 import org.hvbench.core.cpu.Cpu;
@@ -25,7 +24,6 @@ import org.hvbench.core.guest.App;
  */
 final class ThreadedChannel {
     private static final int WARM_UP_READS = 512;
-    private static final long SECTOR = 512;
 
     private ThreadedChannel() {
     }
@@ -107,54 +105,41 @@ final class ThreadedChannel {
         }
     }
 
-    /** One guest's reads: its control blocks and buffers in turn, cycling over its disk. */
+    /** One guest's reads in flight: its control blocks and buffers in turn, cycling over its disk. */
     private static final class Guest {
         final Tenants.Guest guest;
+        final PricedIo io;
         final App app;
         final Cpu cpu;
-        final long[] buffers;
-        final int bytes0;
+        final int depth;
+        final int length;
         final LongSupplier completed;
         long submitted;
-        long nextSector;
+        long lastId;
         long bytes;
 
-        Guest(Tenants.Guest guest, int depth, int bytes) {
+        Guest(Tenants.Guest guest, int depth, int length) {
             this.guest = guest;
+            this.io = new PricedIo(guest, depth, length);
             this.app = guest.app();
             this.cpu = guest.cpu();
-            this.bytes0 = bytes;
-            this.buffers = new long[depth];
-            for (int i = 0; i < depth; i++) {
-                buffers[i] = app.allocateBuffer(bytes);
-            }
+            this.depth = depth;
+            this.length = length;
             this.completed = app::completed;
         }
 
         /** Submits one read (its slot is free: at most {@code depth} are in flight). */
         void submit() {
-            long span = bytes0 / SECTOR;
-            if (nextSector + span > guest.sectors()) {
-                nextSector = 0;
-            }
-            int slot = (int) (submitted % buffers.length);
+            int slot = (int) (submitted % depth);
             cpu.idleSwitch(guest.appContext());
-            app.prepare(cpu, slot, Aio.PREAD, nextSector * SECTOR, buffers[slot], bytes0, submitted + 1);
-            long r = app.submit(cpu, slot, 1);
-            if (r != 1) {
-                throw new IllegalStateException(guest + "'s io_submit refused: " + (r < 0 ? Errno.name(r) : r + " taken"));
-            }
-            nextSector += span;
+            lastId = io.submit(Aio.PREAD, slot, slot, io.nextSector(length), length);
             submitted++;
-            bytes += bytes0;
+            bytes += length;
         }
 
         /** The last read returned its full length. */
         void check() {
-            long r = app.result(submitted);
-            if (r != bytes0) {
-                throw new IllegalStateException(guest + "'s read returned " + (r < 0 ? Errno.name(r) : Long.toString(r)));
-            }
+            io.check(lastId, Aio.PREAD, length);
         }
     }
 }

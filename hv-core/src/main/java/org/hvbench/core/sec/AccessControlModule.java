@@ -30,8 +30,8 @@ import org.hvbench.core.mem.Translation;
  */
 public final class AccessControlModule implements AccessControl {
     private volatile Policy policy;
+    /** Per Chinese Wall type of the active policy, how many live domains hold it. */
     private final int[] running = new int[Policy.MAX_TYPES];
-    private long runningMask;
     private final Map<Integer, String> deviceLabels = new HashMap<>();
     private Hypervisor hv;
     private Domain policyManager;
@@ -81,7 +81,6 @@ public final class AccessControlModule implements AccessControl {
     /** The running set under {@code p}'s types: the live domains' labels, as {@code p} defines them. */
     private void recount(Policy p) {
         Arrays.fill(running, 0);
-        runningMask = 0;
         if (hv == null) {
             return;
         }
@@ -199,7 +198,13 @@ public final class AccessControlModule implements AccessControl {
 
     /** The Chinese Wall types some live domain holds, as a mask. */
     public long runningTypes() {
-        return runningMask;
+        long mask = 0;
+        for (int t = 0; t < Policy.MAX_TYPES; t++) {
+            if (running[t] > 0) {
+                mask |= 1L << t;
+            }
+        }
+        return mask;
     }
 
     @Override
@@ -212,7 +217,7 @@ public final class AccessControlModule implements AccessControl {
         if (l == null) {
             return -Errno.EACCES;
         }
-        return p.mayRun(l, runningMask) ? 0 : -Errno.EACCES;
+        return p.mayRun(l, runningTypes()) ? 0 : -Errno.EACCES;
     }
 
     @Override
@@ -235,7 +240,6 @@ public final class AccessControlModule implements AccessControl {
         for (int t = 0; t < Policy.MAX_TYPES; t++) {
             if ((types & (1L << t)) != 0) {
                 running[t] = Math.max(0, running[t] + delta);
-                runningMask = running[t] > 0 ? runningMask | (1L << t) : runningMask & ~(1L << t);
             }
         }
     }
