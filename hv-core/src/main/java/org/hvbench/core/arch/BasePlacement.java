@@ -61,16 +61,19 @@ abstract class BasePlacement implements IoPath {
      * Installs sHype in {@code hv} when {@code config} asks for it ({@code mac}), before the placement
      * creates its domains: every bind-time hook then decides by the placement policy, with dom0 as
      * the Policy Manager.
+     *
+     * @return the module, or null when {@code mac} is off
      */
-    static void installMac(Hypervisor hv, MachineConfig config) {
+    static AccessControlModule installMac(Hypervisor hv, MachineConfig config) {
         if ("off".equals(config.mac())) {
-            return;
+            return null;
         }
         String kind = "ste".equals(config.mac()) ? "ste" : "chwall+ste";
         try {
             AccessControlModule acm = new AccessControlModule(PolicyCompiler.compile(PLACEMENT_POLICY.replace("KIND", kind)));
             acm.labelDevice(Machine.BLOCK_DEVICE_ID, "guest");
             acm.install(hv, hv.dom0());
+            return acm;
         } catch (PolicyException e) {
             throw new IllegalStateException("the placement policy does not compile: " + e.getMessage(), e);
         }

@@ -1,6 +1,7 @@
 package org.hvbench.core.arch;
 
 import org.hvbench.core.Errno;
+import org.hvbench.core.cpu.Context;
 import org.hvbench.core.cpu.Cpu;
 import org.hvbench.core.cpu.IrqLine;
 import org.hvbench.core.dev.BlockDevice;
@@ -22,6 +23,9 @@ import org.hvbench.core.guest.Store;
 import org.hvbench.core.hv.Domain;
 import org.hvbench.core.hv.Hypercall;
 import org.hvbench.core.hv.Hypervisor;
+import org.hvbench.core.sec.AccessControlModule;
+import org.hvbench.core.sec.Policy;
+import org.hvbench.core.sec.Toolstack;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -39,6 +43,11 @@ import java.util.List;
  * <p>The toolstack can destroy the partition with I/O in flight and build a new one on the same disk
  * ({@link #destroyPartition}, {@link #rebuildPartition}): every front end sees its back end close,
  * reconnects to the new one and sends again what was not answered.
+ *
+ * <p>Under sHype ({@code mac}) every virtual disk carries a label the toolstack gives it, and the back
+ * end asks the access-control module before it connects a front end to it; the toolstack is the
+ * module's {@link Toolstack}: after a policy change it has the back end ask again for each front end
+ * and takes away the disks the new policy forbids, and it stops a guest that breaks the new Chinese Wall.
  */
 final class IoPartitionPlacement extends BasePlacement {
     /**
@@ -69,11 +78,14 @@ final class IoPartitionPlacement extends BasePlacement {
     private BlockBack back;
     private DomainMemory partitionMemory;
     private EventPorts partitionEvents;
+    private final AccessControlModule acm;
+    /** The label the toolstack gives a virtual disk unless told otherwise (the placement policy's). */
+    static final String VBD_LABEL = "guest";
 
     IoPartitionPlacement(MachineConfig config, int depth, GrantMode mode, CpuLayout layout) {
         super(Placement.IO_PARTITION, new Machine(config));
         hypervisor = new Hypervisor(machine);
-        installMac(hypervisor, config);
+        acm = installMac(hypervisor, config);
         hypervisor.attach(cpu);
         grantOps = new GrantOps(hypervisor);
         this.config = config;
@@ -89,11 +101,17 @@ final class IoPartitionPlacement extends BasePlacement {
         ownCpu = pcpu != cpu;
         bootPartition();
 
-        Guest g = bootGuest(guest, depth, 0, machine.backing().sectors(), null);
+        Guest g = bootGuest(guest, depth, 0, machine.backing().sectors(), null, VBD_LABEL);
+        if (g.front.detached()) {
+            throw new IllegalStateException("the back end refused the guest its disk (access control)");
+        }
         front = g.front;
         guestEvents = g.events;
         guestGrants = g.grants;
         booted(g.app);
+        if (acm != null) {
+            acm.setToolstack(new PartitionToolstack());
+        }
     }
 
     /**
@@ -117,7 +135,7 @@ final class IoPartitionPlacement extends BasePlacement {
      * The guest's kernel (grant table, event upcall, the front end) and its app; the back end
      * connects from what the front end wrote and serves sectors {@code [first, first + sectors)}.
      */
-    private Guest bootGuest(Domain d, int depth, long first, long sectors, App.CompletionListener listener) {
+    private Guest bootGuest(Domain d, int depth, long first, long sectors, App.CompletionListener listener, String vbdLabel) {
         cpu.start(d.kernel());
         DomainMemory memory = new DomainMemory(d, machine.memory());
         EventPorts events = kernelEvents(hypervisor, channels, d, cpu, memory, config);
@@ -131,11 +149,18 @@ final class IoPartitionPlacement extends BasePlacement {
         kernel.attachDriver(f);
 
         pcpu.start(partition.kernel());
-        back.connect(pcpu, d, first, sectors);
-        store.write(Store.vbd(d.id()) + Store.BACKEND_STATE, Store.CONNECTED);
-        cpu.start(d.kernel());
-        Guest g = new Guest(d, kernel, new App(cpu, kernel, memory, listener), f, grants, events, first, sectors);
+        long r2 = back.connect(pcpu, d, first, sectors, mac() ? vbdLabel : null);
+        Guest g = new Guest(d, kernel, new App(cpu, kernel, memory, listener), f, grants, events, first, sectors, vbdLabel);
         guests.add(g);
+        if (r2 < 0) {
+            // Refused: the toolstack takes the disk away again, and the front end gives up on it.
+            store.removeDirectory(Store.vbd(d.id()));
+            cpu.start(d.kernel());
+            f.backendChanged(cpu);
+        } else {
+            store.write(Store.vbd(d.id()) + Store.BACKEND_STATE, Store.CONNECTED);
+        }
+        cpu.start(d.kernel());
         return g;
     }
 
@@ -162,6 +187,9 @@ final class IoPartitionPlacement extends BasePlacement {
         partitionMemory = null;
         partitionEvents = null;
         for (Guest g : guests) {
+            if (g.front.detached()) {
+                continue;
+            }
             store.write(Store.vbd(g.domain.id()) + Store.BACKEND_STATE, Store.CLOSED);
             cpu.start(g.domain.kernel());
             g.front.backendChanged(cpu);
@@ -184,14 +212,20 @@ final class IoPartitionPlacement extends BasePlacement {
         }
         bootPartition();
         for (Guest g : guests) {
+            if (g.front.detached()) {
+                continue;
+            }
             String dir = Store.vbd(g.domain.id());
             store.write(dir + Store.BACKEND, partition.id());
             store.write(dir + Store.BACKEND_STATE, Store.INIT_WAIT);
             cpu.start(g.domain.kernel());
             g.front.backendChanged(cpu);
             pcpu.start(partition.kernel());
-            back.connect(pcpu, g.domain, g.first, g.sectors);
-            store.write(dir + Store.BACKEND_STATE, Store.CONNECTED);
+            if (back.connect(pcpu, g.domain, g.first, g.sectors, mac() ? g.vbdLabel : null) < 0) {
+                store.removeDirectory(dir);
+            } else {
+                store.write(dir + Store.BACKEND_STATE, Store.CONNECTED);
+            }
             cpu.start(g.domain.kernel());
             g.front.backendChanged(cpu);
         }
@@ -206,11 +240,24 @@ final class IoPartitionPlacement extends BasePlacement {
      * app's CPU; the app of {@link #app()} keeps the CPU afterwards, and nothing done here counts.
      */
     Guest addGuest(String name, int depth, long first, long sectors, App.CompletionListener listener) {
-        Domain d = hypervisor.createDomain(name, "guest", HypervisorPlacement.guestBytes(depth), false);
+        return addGuest(name, "guest", VBD_LABEL, depth, first, sectors, listener);
+    }
+
+    /**
+     * {@link #addGuest(String, int, long, long, App.CompletionListener)} of a domain labelled
+     * {@code label} whose virtual disk the toolstack labels {@code vbdLabel} (sHype's labels; without
+     * access control they name nothing). A disk the back end is refused is taken away at once: the
+     * guest runs, its front end detached ({@link BlockFront#detached}), its I/O failing with {@code -ENODEV}.
+     *
+     * @throws IllegalStateException when access control refuses to create the domain
+     */
+    Guest addGuest(String name, String label, String vbdLabel, int depth, long first, long sectors,
+                   App.CompletionListener listener) {
+        Domain d = hypervisor.createDomain(name, label, HypervisorPlacement.guestBytes(depth), false);
         if (layout == CpuLayout.CPU_PER_DOMAIN) {
             hypervisor.runOn(d, cpu);
         }
-        Guest g = bootGuest(d, depth, first, sectors, listener);
+        Guest g = bootGuest(d, depth, first, sectors, listener, vbdLabel);
         cpu.start(app().kernel().appContext());
         for (Cpu c : cpus()) {
             c.trace().reset();
@@ -255,12 +302,14 @@ final class IoPartitionPlacement extends BasePlacement {
         final BlockFront front;
         final GrantTable grants;
         final EventPorts events;
-        /** Its virtual disk: sectors {@code [first, first + sectors)} of the real one. */
+        /** Its virtual disk: sectors {@code [first, first + sectors)} of the real one, and its label. */
         final long first;
         final long sectors;
+        final String vbdLabel;
 
         Guest(Domain domain, Kernel kernel, App app, BlockFront front, GrantTable grants, EventPorts events, long first,
-                long sectors) {
+                long sectors, String vbdLabel) {
+            this.vbdLabel = vbdLabel;
             this.domain = domain;
             this.kernel = kernel;
             this.app = app;
@@ -269,6 +318,92 @@ final class IoPartitionPlacement extends BasePlacement {
             this.events = events;
             this.first = first;
             this.sectors = sectors;
+        }
+    }
+
+    private boolean mac() {
+        return acm != null;
+    }
+
+    /** The access-control module, or null without {@code mac}. */
+    AccessControlModule accessControl() {
+        return acm;
+    }
+
+    /** The live guests, the first included, in boot order. */
+    List<Guest> guests() {
+        return java.util.Collections.unmodifiableList(guests);
+    }
+
+    /**
+     * The toolstack takes guest {@code g}'s disk away: the back end stops taking its requests (those
+     * on the device finish there), the store forgets the disk, and the front end ends what waits with
+     * {@code -EIO}. Same conditions as {@link #destroyGuest}; the CPUs' contexts are left as found.
+     */
+    void detachDisk(Guest g) {
+        Context onCpu = cpu.current();
+        Context onPcpu = pcpu.current();
+        if (back != null) {
+            pcpu.start(partition.kernel());
+            back.disconnect(pcpu, g.domain);
+        }
+        store.removeDirectory(Store.vbd(g.domain.id()));
+        cpu.start(g.domain.kernel());
+        g.front.backendChanged(cpu);
+        pcpu.start(onPcpu);
+        cpu.start(onCpu);
+    }
+
+    /** The toolstack's side of a policy change (see {@link Toolstack}). */
+    private final class PartitionToolstack implements Toolstack {
+        @Override
+        public int violations(Policy p) {
+            int n = 0;
+            for (Guest g : guests) {
+                if (!g.front.detached() && partition != null
+                    && (AccessControlModule.sharing(p, g.domain.label(), g.vbdLabel) < 0
+                        || AccessControlModule.sharing(p, partition.label(), g.domain.label()) < 0)) {
+                    n++;
+                }
+            }
+            return n;
+        }
+
+        /** The back end asks the module again, through its hypercall, for every front end it serves. */
+        @Override
+        public int revoke(Policy p) {
+            if (back == null) {
+                return 0;
+            }
+            Context onPcpu = pcpu.current();
+            int n = 0;
+            for (Guest g : List.copyOf(guests)) {
+                if (g.front.detached()) {
+                    continue;
+                }
+                pcpu.start(partition.kernel());
+                if (back.mayServe(pcpu, g.domain, g.vbdLabel) < 0) {
+                    detachDisk(g);
+                    n++;
+                }
+            }
+            pcpu.start(onPcpu);
+            return n;
+        }
+
+        @Override
+        public boolean stop(Domain d) {
+            for (Guest g : guests) {
+                if (g.domain == d && d != guest) {
+                    Context onCpu = cpu.current();
+                    Context onPcpu = pcpu.current();
+                    destroyGuest(g);
+                    pcpu.start(onPcpu);
+                    cpu.start(onCpu);
+                    return true;
+                }
+            }
+            return false;
         }
     }
 

@@ -5,6 +5,7 @@ import java.util.List;
 
 import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.Cpu;
+import org.hvbench.core.hv.Bindings;
 import org.hvbench.core.hv.Domain;
 import org.hvbench.core.hv.Hypercall;
 import org.hvbench.core.hv.HypercallHandler;
@@ -35,11 +36,13 @@ import org.hvbench.core.mem.MachineMemory;
  * silently; an errno lets a front end see that its back end went). Its physical interrupts lose
  * their handlers, and nothing is delivered to it any more.
  */
-public final class EventChannels implements HypercallHandler {
+public final class EventChannels implements HypercallHandler, Bindings {
     public static final int PORTS = 1024;
     private static final int FREE = 0;
     private static final int UNBOUND = 1;
     private static final int INTERDOMAIN = 2;
+    /** The remote domain of a port whose binding a policy change revoked. */
+    private static final int NOBODY = -1;
     private static final int PIRQ = 3;
 
     private final Hypervisor hv;
@@ -70,6 +73,7 @@ public final class EventChannels implements HypercallHandler {
         this.memory = hv.machine().memory();
         hv.registerHypercall(Hypercall.EVENT_CHANNEL_OP, this);
         hv.addTeardown(this::release);
+        hv.addBindings(this);
     }
 
     /** {@code dying} is being destroyed (Xen's {@code evtchn_destroy}): every port of it is closed. */
@@ -356,6 +360,53 @@ public final class EventChannels implements HypercallHandler {
             }
         }
         return false;
+    }
+
+    @Override
+    public String kind() {
+        return "event channel";
+    }
+
+    /** Every open port, unbound or bound, that names another live domain: one binding per port. */
+    @Override
+    public void forEach(Visitor v) {
+        for (int id = 0; id < Hypervisor.MAX_DOMAINS; id++) {
+            int[] s = state[id];
+            Domain a = s == null ? null : hv.domain(id);
+            for (int p = 1; a != null && p < PORTS; p++) {
+                if (s[p] == UNBOUND || s[p] == INTERDOMAIN) {
+                    int r = remoteDomain[id][p];
+                    Domain b = r == id || r < 0 ? null : hv.domain(r);
+                    if (b != null) {
+                        v.binding(a, b);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Every port of {@code a} naming {@code b}, and of {@code b} naming {@code a}, becomes unbound to
+     * nobody: a send on it gets {@code -ENOTCONN}, no domain can bind it, and its owner still closes
+     * it itself (so a stale close never frees a port handed out again).
+     */
+    @Override
+    public int revoke(Domain a, Domain b) {
+        return cut(a, b) + cut(b, a);
+    }
+
+    private int cut(Domain from, Domain to) {
+        int[] s = state[from.id()];
+        int n = 0;
+        for (int p = 1; s != null && p < PORTS; p++) {
+            if ((s[p] == UNBOUND || s[p] == INTERDOMAIN) && remoteDomain[from.id()][p] == to.id()) {
+                s[p] = UNBOUND;
+                remoteDomain[from.id()][p] = NOBODY;
+                remotePort[from.id()][p] = 0;
+                n++;
+            }
+        }
+        return n;
     }
 
     public long sends() {

@@ -3,6 +3,7 @@ package org.hvbench.core.grant;
 import org.hvbench.core.Errno;
 import org.hvbench.core.cpu.CostPart;
 import org.hvbench.core.cpu.Cpu;
+import org.hvbench.core.hv.Bindings;
 import org.hvbench.core.hv.Domain;
 import org.hvbench.core.hv.Hypercall;
 import org.hvbench.core.hv.HypercallHandler;
@@ -40,7 +41,7 @@ import org.hvbench.core.mem.Translation;
  * entry is trusted only after a compare-and-set that also marks it READING or WRITING: a granter that
  * changes the entry at the same moment makes the map fail or retry, never map a frame it revoked.
  */
-public final class GrantOps implements HypercallHandler {
+public final class GrantOps implements HypercallHandler, Bindings {
     public static final int MAX_TABLE_PAGES = 4;
     public static final int MAX_BATCH = 32;
     public static final int MAX_MAPS = 16384;
@@ -92,6 +93,7 @@ public final class GrantOps implements HypercallHandler {
     private long unmapped;
     private long copies;
     private long refused;
+    private long revoked;
 
     /** What one mapper has mapped, by handle. */
     private static final class Maps {
@@ -102,6 +104,11 @@ public final class GrantOps implements HypercallHandler {
         final boolean[] foreign = new boolean[MAX_MAPS];
         /** The granter was destroyed while this handle was live: it maps a frame in quarantine. */
         final boolean[] orphan = new boolean[MAX_MAPS];
+        /**
+         * A policy change revoked this mapping: the page is gone from the mapper's window and the
+         * grant unpinned, but the handle stays the mapper's until it unmaps it (which then only frees it).
+         */
+        final boolean[] revoked = new boolean[MAX_MAPS];
         final int[] free = new int[MAX_MAPS];
         int freeCount;
 
@@ -121,6 +128,7 @@ public final class GrantOps implements HypercallHandler {
         this.orphanRefs = new int[frames.frames()];
         hv.registerHypercall(Hypercall.GRANT_TABLE_OP, this);
         hv.addTeardown(this::release);
+        hv.addBindings(this);
     }
 
     /**
@@ -145,7 +153,7 @@ public final class GrantOps implements HypercallHandler {
         if (own != null) {
             // Its own address space goes with it: only the granters' pins are undone.
             for (int h = 0; h < MAX_MAPS; h++) {
-                if (own.host[h] == -1) {
+                if (own.host[h] == -1 || own.revoked[h]) {
                     continue;
                 }
                 if (own.orphan[h]) {
@@ -168,7 +176,7 @@ public final class GrantOps implements HypercallHandler {
                 continue;
             }
             for (int h = 0; h < MAX_MAPS; h++) {
-                if (other.host[h] == -1 || other.granter[h] != id || other.orphan[h]) {
+                if (other.host[h] == -1 || other.granter[h] != id || other.orphan[h] || other.revoked[h]) {
                     continue;
                 }
                 long t = mapper.space().table().translate(other.host[h]);
@@ -382,6 +390,7 @@ public final class GrantOps implements HypercallHandler {
         m.writable[handle] = writable;
         m.foreign[handle] = foreign;
         m.orphan[handle] = false;
+        m.revoked[handle] = false;
         mapped++;
         return handle;
     }
@@ -404,6 +413,14 @@ public final class GrantOps implements HypercallHandler {
             if (t >= 0) {
                 dropOrphan(Translation.pageBase(t) >>> MachineMemory.PAGE_SHIFT);
             }
+            return 0;
+        }
+        if (m.revoked[handle]) {
+            // The revocation took the page and the pins already: only the handle is left to free.
+            m.revoked[handle] = false;
+            m.host[handle] = -1;
+            m.free[m.freeCount++] = handle;
+            unmapped++;
             return 0;
         }
         mapper.space().table().unmap(host);
@@ -580,7 +597,7 @@ public final class GrantOps implements HypercallHandler {
         int n = 0;
         for (Maps m : maps) {
             for (int h = 0; m != null && h < MAX_MAPS; h++) {
-                n += m.host[h] != -1 && m.granter[h] == granterId ? 1 : 0;
+                n += m.host[h] != -1 && m.granter[h] == granterId && !m.revoked[h] ? 1 : 0;
             }
         }
         return n;
@@ -660,7 +677,8 @@ public final class GrantOps implements HypercallHandler {
         int live = 0;
         PageTable p2m = mapper.space().table();
         for (int h = 0; m != null && h < MAX_MAPS; h++) {
-            if (free[h]) {
+            if (free[h] || m.revoked[h]) {
+                // A revoked handle holds no page (checked by the window count below) and no pin.
                 continue;
             }
             live++;
@@ -701,6 +719,65 @@ public final class GrantOps implements HypercallHandler {
         });
         return foreignPages[0] == live ? null
             : mapper + ": " + foreignPages[0] + " pages of other domains in the mapping window, " + live + " live handles";
+    }
+
+    @Override
+    public String kind() {
+        return "grant mapping";
+    }
+
+    /** Every live grant or foreign mapping of a live granter's frame: one binding per handle. */
+    @Override
+    public void forEach(Visitor v) {
+        for (int id = 0; id < Hypervisor.MAX_DOMAINS; id++) {
+            Maps m = maps[id];
+            Domain mapper = m == null ? null : hv.domain(id);
+            for (int h = 0; mapper != null && h < MAX_MAPS; h++) {
+                if (m.host[h] != -1 && !m.orphan[h] && !m.revoked[h]) {
+                    Domain granter = hv.domain(m.granter[h]);
+                    if (granter != null) {
+                        v.binding(mapper, granter);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Takes every mapping {@code a} holds of {@code b}'s frames, and {@code b} of {@code a}'s, out of
+     * the mapper's window with the shoot-down an unmap makes (CPU TLBs; the IOTLB synchronously, so
+     * a device behind the IOMMU can no longer reach the page), and unpins the grants, so that the
+     * granter can end them. Each handle stays with its mapper, revoked, until it unmaps it. Without
+     * the IOMMU a device of the mapper's could still reach the frame by its machine address: as with
+     * every unmap, nothing in software stops that.
+     */
+    @Override
+    public int revoke(Domain a, Domain b) {
+        return revokeMaps(a, b) + revokeMaps(b, a);
+    }
+
+    private int revokeMaps(Domain mapper, Domain granter) {
+        Maps m = maps[mapper.id()];
+        int n = 0;
+        for (int h = 0; m != null && h < MAX_MAPS; h++) {
+            if (m.host[h] == -1 || m.orphan[h] || m.revoked[h] || m.granter[h] != granter.id()) {
+                continue;
+            }
+            mapper.space().table().unmap(m.host[h]);
+            hv.flushTlbs(mapper, m.host[h]);
+            if (!m.foreign[h]) {
+                unpin(granter, m.ref[h], m.writable[h]);
+            }
+            m.revoked[h] = true;
+            n++;
+        }
+        revoked += n;
+        return n;
+    }
+
+    /** Mappings a policy change revoked. */
+    public long revoked() {
+        return revoked;
     }
 
     public long mapped() {

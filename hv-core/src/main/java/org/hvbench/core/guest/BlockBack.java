@@ -54,6 +54,9 @@ public final class BlockBack implements BlockCompletions {
      */
     private static final int OPS_CONTROL_UNMAP = 3072;
     private static final int OPS_CONTROL_MAP = 3584;
+    /** Where the back end writes a virtual device's label for the access-control module to read. */
+    private static final int OPS_LABEL = 3840;
+    private static final int MAX_LABEL_BYTES = 4096 - OPS_LABEL;
 
     private final Hypervisor hv;
     private final DomainMemory os;
@@ -95,6 +98,7 @@ public final class BlockBack implements BlockCompletions {
     private int spareWindowCount;
 
     private long requests;
+    private long refusedConnects;
     private long rejected;
     /** Volatile: the toolstack's thread waits for it while the partition's thread closes connections. */
     private volatile long disconnects;
@@ -192,12 +196,27 @@ public final class BlockBack implements BlockCompletions {
         this.device = driver;
     }
 
+    /** {@link #connect(Cpu, Domain, long, long, String)} of a virtual disk the toolstack did not label (nothing to ask). */
+    public void connect(Cpu cpu, Domain front, long extentFirst, long extentSectors) {
+        connect(cpu, front, extentFirst, extentSectors, null);
+    }
+
     /**
      * Connects to the front end of {@code front} from what it wrote in the store: maps its ring page,
      * binds its event port. Runs in the partition kernel (set-up). The front end's virtual disk is
-     * sectors {@code [extentFirst, extentFirst + extentSectors)} of the real one.
+     * sectors {@code [extentFirst, extentFirst + extentSectors)} of the real one, labelled
+     * {@code label} by the toolstack; before anything is mapped the back end asks the access-control
+     * module whether {@code front} may use it ({@link #mayServe}), the enforcement point sHype puts in
+     * the I/O partition.
+     *
+     * @return 0, or the module's refusal ({@code -EACCES}): nothing mapped, bound or remembered
      */
-    public void connect(Cpu cpu, Domain front, long extentFirst, long extentSectors) {
+    public long connect(Cpu cpu, Domain front, long extentFirst, long extentSectors, String label) {
+        long verdict = label == null ? 0 : mayServe(cpu, front, label);
+        if (verdict < 0) {
+            refusedConnects++;
+            return verdict;
+        }
         String dir = Store.vbd(front.id());
         int ringRef = (int) store.read(dir + "ring-ref");
         int frontPort = (int) store.read(dir + "event-channel");
@@ -228,7 +247,38 @@ public final class BlockBack implements BlockCompletions {
             }
         }
         events.bind((int) port, this::onEvent);
+        return 0;
     }
+
+    /**
+     * Asks the access-control module ({@code XSM_OP}) whether {@code front} may use a virtual device
+     * labelled {@code label} and may share with this back end's domain: 0, or {@code -EACCES}. With
+     * no module loaded the hypervisor answers {@code -ENOSYS}, and everything is permitted. Runs in
+     * the partition kernel; the label goes through a page of the back end's, as any hypercall argument.
+     */
+    public long mayServe(Cpu cpu, Domain front, String label) {
+        byte[] bytes = label.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        if (bytes.length == 0 || bytes.length > MAX_LABEL_BYTES) {
+            throw new IllegalArgumentException("virtual device label '" + label + "': 1 to " + MAX_LABEL_BYTES + " bytes");
+        }
+        memory.putBytes(opsMa(cpu, OPS_LABEL), bytes, 0, bytes.length);
+        long r = hv.hypercall(cpu, Hypercall.XSM_OP, Hypercall.ACM_GET_RESOURCE_DECISION, front.id(), opsGpa + OPS_LABEL,
+            bytes.length);
+        if (r == -Errno.ENOSYS) {
+            return 0;
+        }
+        if (r < 0) {
+            return r;
+        }
+        r = hv.hypercall(cpu, Hypercall.XSM_OP, Hypercall.ACM_GET_DECISION, os.domain().id(), front.id(), 0);
+        return r == -Errno.ENOSYS ? 0 : r;
+    }
+
+    /** Connections the access-control module refused. */
+    public long refusedConnects() {
+        return refusedConnects;
+    }
+
 
     /** A page of the mapping window: one a closed connection left, or a new one. */
     private long windowPage() {

@@ -84,12 +84,15 @@ public final class BlockFront implements BlockDriver {
     private int stuckCount;
     private int pending;
     private boolean broken;
+    /** The toolstack took the device away (its store directory is gone): no back end will come. */
+    private boolean detached;
     private long notifications;
     private long badResponses;
     private long stuckGrants;
     private long reconnections;
     private long reissued;
     private long answeredAtClose;
+    private long failedAtDetach;
 
     /**
      * Builds the front end of {@code os}'s domain for a back end in domain {@code backendId} and
@@ -168,6 +171,10 @@ public final class BlockFront implements BlockDriver {
 
     @Override
     public int freeSlots() {
+        if (detached) {
+            // Room for anything: each request ends at once with -ENODEV (queue), not waiting for room.
+            return size;
+        }
         if (broken || state != Store.CONNECTED) {
             return 0;
         }
@@ -182,6 +189,9 @@ public final class BlockFront implements BlockDriver {
     public int queue(Cpu cpu, int op, long sector, int tag, long[] segmentBus, int[] segmentLength, int first, int count) {
         if (broken) {
             return -Errno.EIO;
+        }
+        if (detached) {
+            return -Errno.ENODEV;
         }
         if (count > BlockProtocol.MAX_SEGMENTS || freeSlotCount == 0 || state != Store.CONNECTED) {
             return -Errno.EAGAIN;
@@ -332,6 +342,8 @@ public final class BlockFront implements BlockDriver {
      * binds), and the pool's and the waiting requests' pages granted to the new domain.
      * <li>{@link Store#CONNECTED}: every waiting request goes on the new ring, once, in slot order
      * (Xen's {@code blkif_recover}), and the back end is notified.
+     * <li>no {@link Store#BACKEND} at all (the toolstack removed the directory: the device was taken
+     * away): closed as above, and then detached for good ({@link #detach}).
      * </ul>
      */
     public void backendChanged(Cpu cpu) {
@@ -343,6 +355,36 @@ public final class BlockFront implements BlockDriver {
         } else if (backend == Store.CONNECTED && state == Store.INITIALISED) {
             recover(cpu);
         }
+        if (!detached && !store.contains(dir + Store.BACKEND)) {
+            detach(cpu);
+        }
+    }
+
+    /**
+     * The device is gone for good (the toolstack removed it, as when access to it is revoked): every
+     * request still waiting ends with {@code -EIO}, once, and every new one gets {@code -ENODEV}
+     * (Linux's blkfront ends a removed disk's requests with an I/O error). A page the old back end
+     * still maps keeps its grant on the stuck list.
+     */
+    private void detach(Cpu cpu) {
+        detached = true;
+        for (int slot = 0; slot < size; slot++) {
+            if (slotBusy[slot]) {
+                finish(cpu, slot, -Errno.EIO);
+                failedAtDetach++;
+            }
+        }
+        kernel.onInterruptDone(cpu);
+    }
+
+    /** Has the toolstack taken the device away? */
+    public boolean detached() {
+        return detached;
+    }
+
+    /** Requests that ended with {@code -EIO} because the device was taken away. */
+    public long failedAtDetach() {
+        return failedAtDetach;
     }
 
     private void close(Cpu cpu) {

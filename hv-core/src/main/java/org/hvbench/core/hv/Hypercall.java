@@ -36,7 +36,10 @@ public final class Hypercall {
     public static final int DM_OP = 41;
     /** Xen's {@code __HYPERVISOR_xsm_op} (formerly {@code acm_op}): the access-control module's own calls. */
     public static final int XSM_OP = 27;
-    /** {@code XSM_OP}: load the compiled policy at (gpa, length); the Policy Manager only. */
+    /**
+     * {@code XSM_OP}: load the compiled policy at (gpa a1, length a2); a3 is what to do with live
+     * bindings it forbids, 0 refuse the policy ({@code -EBUSY}), 1 revoke them. The Policy Manager only.
+     */
     public static final int ACM_SET_POLICY = 1;
     /** {@code XSM_OP}: copy the active compiled policy to (gpa, length); returns its length. The Policy Manager only. */
     public static final int ACM_GET_POLICY = 2;
@@ -44,6 +47,13 @@ public final class Hypercall {
     public static final int ACM_GET_SSID = 4;
     /** {@code XSM_OP}: may domains a1 and a2 share? 0 or {@code -EACCES}. A privileged domain (a back end) asks it. */
     public static final int ACM_GET_DECISION = 5;
+    /**
+     * {@code XSM_OP}: may domain a1 use a resource labelled with the (gpa a2, length a3) UTF-8 label,
+     * a virtual device its toolstack labelled? 0 or {@code -EACCES}. A privileged domain (a back end,
+     * before it connects a front end) asks it. Not Xen's number: Xen 3's ACM left resource labels to
+     * the toolstack; here the back end asks the module, as the paper's figure 4 (ii) has it.
+     */
+    public static final int ACM_GET_RESOURCE_DECISION = 8;
 
     /** Event channel commands (a0 of EVENT_CHANNEL_OP), Xen's numbers. */
     public static final int EVTCHN_BIND_INTERDOMAIN = 0;

@@ -2,6 +2,7 @@ package org.hvbench.core.hv;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
 import org.hvbench.core.Errno;
@@ -66,6 +67,7 @@ public final class Hypervisor {
     /** The next domain id: ids are handed out in order and never reused (see {@link #destroyDomain}). */
     private int nextId;
     private final List<DomainTeardown> teardowns = new ArrayList<>();
+    private final List<Bindings> bindings = new ArrayList<>();
     private final Domain[] deviceOwners = new Domain[Iommu.MAX_DEVICES];
     private final Domain dom0;
     private final byte[] console = new byte[64 << 10];
@@ -244,6 +246,16 @@ public final class Hypervisor {
     /** A subsystem's part of {@link #destroyDomain} (set-up, in the order they run). */
     public void addTeardown(DomainTeardown teardown) {
         teardowns.add(teardown);
+    }
+
+    /** A service whose bindings between domains a policy change must see (set-up). */
+    public void addBindings(Bindings b) {
+        bindings.add(b);
+    }
+
+    /** The services that bind domains to each other, in the order they were added. */
+    public List<Bindings> bindings() {
+        return Collections.unmodifiableList(bindings);
     }
 
     private void releaseMemory(int id, PageTable p2m, int mapped) {
