@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 
+import org.hvbench.core.arch.CustomerScenario;
 import org.hvbench.core.sec.BinaryPolicy;
 import org.hvbench.core.sec.Policy;
 import org.hvbench.core.sec.PolicyCompiler;
@@ -33,7 +34,8 @@ public final class PolicyTool {
     private static final String USAGE = String.join("\n",
         "usage: policy.sh compile SOURCE [-o FILE]   compile to the binary form (default SOURCE with .bin)",
         "       policy.sh show SOURCE|FILE           print the policy: kinds, types, conflict sets, labels",
-        "       policy.sh check SOURCE|FILE          say whether it is a valid policy");
+        "       policy.sh check SOURCE|FILE          say whether it is a valid policy",
+        "       policy.sh scenario                   three customers on one I/O partition: what sHype allows, denies, revokes");
 
     private PolicyTool() {
     }
@@ -46,6 +48,9 @@ public final class PolicyTool {
         if (args.length == 1 && (args[0].equals("-h") || args[0].equals("--help"))) {
             out.println(USAGE);
             return 0;
+        }
+        if (args.length == 1 && args[0].equals("scenario")) {
+            return scenario(out);
         }
         if (args.length < 2 || !List.of("compile", "show", "check").contains(args[0])
             || args[0].equals("compile") && !(args.length == 2 || args.length == 4 && args[2].equals("-o"))
@@ -84,6 +89,22 @@ public final class PolicyTool {
                 out.print(show(p));
                 return 0;
         }
+    }
+
+    /** Runs {@link CustomerScenario}: its policies, then each step; 1 when a step did not do what sHype should. */
+    static int scenario(PrintStream out) {
+        out.println("The hosting policy (dom0 loads it, then two changes to it):");
+        out.println();
+        out.println("    " + CustomerScenario.HOSTING.strip().replace("\n", "\n    "));
+        out.println();
+        out.println("hosting-without-c: the partition's label loses type C; hosting-a-c-compete: adds 'conflict A C'.");
+        out.println();
+        List<CustomerScenario.Step> steps = CustomerScenario.run();
+        out.print(CustomerScenario.table(steps));
+        long wrong = steps.stream().filter(s -> !s.asExpected()).count();
+        out.println();
+        out.println(wrong == 0 ? "every step did what sHype should" : wrong + " steps did not do what sHype should");
+        return wrong == 0 ? 0 : 1;
     }
 
     static Policy read(Path file) throws IOException, PolicyException {
