@@ -262,6 +262,10 @@ final class MarkdownReport {
         if (!executors.isEmpty()) {
             b.append('\n').append(demote(executors.stripTrailing(), 2)).append('\n');
         }
+        String mac = MacTable.markdown(MacTable.build(l.results()));
+        if (!mac.isEmpty()) {
+            b.append('\n').append(demote(mac.stripTrailing(), 2)).append('\n');
+        }
         String others = OtherResults.markdown(l.results());
         if (!others.isEmpty()) {
             b.append("\n#### Other benchmarks\n\n").append(demote(others.stripTrailing(), 2)).append('\n');

@@ -88,6 +88,7 @@ public final class Report {
         }
         out.print(PlacementTable.markdown(PlacementTable.build(results), security));
         out.print(ExecutorTable.markdown(ExecutorTable.build(results)));
+        out.print(MacTable.markdown(MacTable.build(results)));
         out.print(OtherResults.markdown(results));
         return 0;
     }
