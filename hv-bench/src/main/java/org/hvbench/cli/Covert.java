@@ -162,8 +162,11 @@ public final class Covert {
             t.put("placement", p.id());
             if (sources != null) {
                 t.put("lines", TrustedBase.lines(sources, p));
+                // ste and chwall-ste run the same code: one count for both.
+                t.put("linesWithShype", TrustedBase.lines(sources, p, "ste"));
             } else {
                 t.putNull("lines");
+                t.putNull("linesWithShype");
             }
             ArrayNode parts = t.putArray("parts");
             for (TrustedBase.Part part : TrustedBase.parts(p)) {

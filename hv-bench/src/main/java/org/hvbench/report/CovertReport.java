@@ -150,18 +150,24 @@ public final class CovertReport {
             md.append('\n');
         }
         md.append("### Trusted base: what a guest of each placement must trust besides itself\n\n");
-        md.append("| placement | TCB lines | driver shared | DMA from another guest | parts |\n|---|---:|---|---|---|\n");
+        md.append("| placement | TCB lines | TCB lines with sHype | driver shared | DMA from another guest | parts |\n|---|---:|---:|---|---|---|\n");
         for (JsonNode t : root.path("trustedBase")) {
             List<String> parts = new ArrayList<>();
             t.path("parts").forEach(x -> parts.add(x.asText()));
-            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s |%n", t.path("placement").asText(),
-                t.path("lines").isNumber() ? String.format(Locale.ROOT, "%,d", t.path("lines").asInt()) : "—",
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s |%n", t.path("placement").asText(),
+                lines(t.path("lines")), lines(t.path("linesWithShype")),
                 t.path("sharesDriver").asBoolean() ? "yes" : "no", t.path("dmaFromAnotherGuest").asText(), String.join("; ", parts)));
         }
         md.append("\nTCB lines: non-blank, non-comment lines of this project's classes that run in those contexts"
             + " (`TrustedBase`; `TrustedBaseTest` checks the lists against the code that runs there). For `native`, the OS"
-            + " kernel its applications trust.\n");
+            + " kernel its applications trust. With sHype (`mac` ste or chwall-ste, the same code): also its access-control"
+            + " module in the hypervisor and the Policy Manager's compiler in dom0; native has no hypervisor to add them to.\n");
         return md.toString();
+    }
+
+    /** A line count, or a dash when the run had no sources to count (or, for sHype, predates the count). */
+    private static String lines(JsonNode n) {
+        return n.isNumber() ? String.format(Locale.ROOT, "%,d", n.asInt()) : "—";
     }
 
     private static String percent(JsonNode n) {

@@ -45,6 +45,13 @@ class CovertTest {
         String md = Files.readString(dir.resolve("covert-20261207T120000Z.md"));
         assertTrue(md.contains("### Covert channel, modelled clock, bit period 500 µs"), md);
         assertTrue(md.contains("| io-partition | yes | time-slotted |"), md);
+        assertTrue(md.contains("| placement | TCB lines | TCB lines with sHype | driver shared |"), md);
+        for (JsonNode t : root.path("trustedBase")) {
+            // sHype adds the module and the Policy Manager where there is a hypervisor; native has none.
+            int off = t.path("lines").asInt();
+            int on = t.path("linesWithShype").asInt();
+            assertTrue(t.path("placement").asText().equals("native") ? on == off : on > off, t.toString());
+        }
 
         Map<String, CovertReport.Summary> s = CovertReport.summaries(root);
         assertTrue(s.get("io-partition").sharesDriver);

@@ -20,11 +20,17 @@ import java.util.Set;
  * CPU that sees which classes do work in which context and checks that each one is on its list.
  * What counts is software: the machine model (CPUs, TLBs, memory, the IOMMU, the device) is hardware.
  * Classes are named below {@code org.hvbench.core}, so that package-private ones can be listed too.
+ *
+ * <p>With sHype on (the machine setting {@code mac}, ste or chwall-ste), a guest also trusts the
+ * access-control module in the hypervisor and the Policy Manager in dom0 that writes the policy it
+ * enforces: {@link #parts(Placement, String)}. The methods without {@code mac} count sHype off.
  */
 public final class TrustedBase {
     /** Where a context's code runs. */
     public enum Level {
-        HYPERVISOR, PARTITION_KERNEL, PARTITION_USER, OS_KERNEL
+        HYPERVISOR, PARTITION_KERNEL, PARTITION_USER, OS_KERNEL,
+        /** dom0's user space, where the Policy Manager's tools run (dom0 is not the I/O partition). */
+        DOM0_USER
     }
 
     /** A body of trusted code, the level it runs at and its classes. */
@@ -47,7 +53,15 @@ public final class TrustedBase {
             "mem.MemoryQueue", "mem.QueueProducer", "mem.QueueConsumer", "arch.EmulatorPlacement"),
         OS_KERNEL("the operating system's kernel and driver", Level.OS_KERNEL, "guest.Kernel", "guest.DeviceDriver",
             "guest.NativeDevicePort", "guest.NativeMemory", "guest.OsMemory", "guest.Aio", "mem.MemoryQueue", "mem.QueueProducer",
-            "mem.QueueConsumer");
+            "mem.QueueConsumer"),
+        // hv.Bindings is here, not in HYPERVISOR: only the module's revoking load walks it. sec.Toolstack
+        // is the module's call-out; the partition's toolstack (arch.IoPartitionPlacement) implements it.
+        ACCESS_CONTROL("sHype's access-control module and the policy it decodes", Level.HYPERVISOR, "sec.AccessControlModule",
+            "sec.DecisionCache", "sec.Policy", "sec.BinaryPolicy", "sec.PolicyException", "sec.Toolstack", "hv.Bindings"),
+        // The Policy Manager's command line, cli.PolicyTool, is hv-bench's and cannot be named below
+        // org.hvbench.core: its lines are not counted.
+        POLICY_MANAGER("sHype's Policy Manager in dom0: the policy compiler and the binary it loads", Level.DOM0_USER,
+            "sec.PolicyCompiler", "sec.Policy", "sec.BinaryPolicy", "sec.PolicyException");
 
         private final String description;
         private final Level level;
@@ -102,6 +116,34 @@ public final class TrustedBase {
         }
     }
 
+    /**
+     * What a guest of {@code p} must trust with sHype in mode {@code mac} (as {@link
+     * org.hvbench.core.dev.MachineConfig#mac()}): with ste or chwall-ste, the access-control module
+     * and the Policy Manager too (both kinds run the same code); native has no hypervisor to add them to.
+     *
+     * @throws IllegalArgumentException when {@code mac} is not off, ste or chwall-ste
+     */
+    public static Set<Part> parts(Placement p, String mac) {
+        Set<Part> out = EnumSet.copyOf(parts(p));
+        if (shype(mac) && p != Placement.NATIVE) {
+            out.add(Part.ACCESS_CONTROL);
+            out.add(Part.POLICY_MANAGER);
+        }
+        return out;
+    }
+
+    private static boolean shype(String mac) {
+        switch (mac) {
+            case "off":
+                return false;
+            case "ste":
+            case "chwall-ste":
+                return true;
+            default:
+                throw new IllegalArgumentException("mac: '" + mac + "' is unknown; use off, ste or chwall-ste");
+        }
+    }
+
     /** True when the placement's guests share a driver (everything but a device per guest, and native). */
     public static boolean sharesDriver(Placement p) {
         return p != Placement.NATIVE && !p.needsIommu();
@@ -109,8 +151,17 @@ public final class TrustedBase {
 
     /** The classes of {@code p}'s trusted base, each once. */
     public static Set<String> classes(Placement p) {
+        return classes(parts(p));
+    }
+
+    /** The classes of {@code p}'s trusted base with sHype in mode {@code mac}, each once. */
+    public static Set<String> classes(Placement p, String mac) {
+        return classes(parts(p, mac));
+    }
+
+    private static Set<String> classes(Set<Part> parts) {
         Set<String> out = new LinkedHashSet<>();
-        for (Part part : parts(p)) {
+        for (Part part : parts) {
             out.addAll(part.classes());
         }
         return out;
@@ -123,8 +174,17 @@ public final class TrustedBase {
      * @throws UncheckedIOException when a file cannot be read
      */
     public static int lines(Path sourceRoot, Placement p) {
+        return lines(sourceRoot, classes(p));
+    }
+
+    /** As {@link #lines(Path, Placement)}, with sHype in mode {@code mac} ({@link #parts(Placement, String)}). */
+    public static int lines(Path sourceRoot, Placement p, String mac) {
+        return lines(sourceRoot, classes(p, mac));
+    }
+
+    private static int lines(Path sourceRoot, Set<String> classes) {
         int n = 0;
-        for (Path f : files(sourceRoot, classes(p))) {
+        for (Path f : files(sourceRoot, classes)) {
             n += codeLines(f);
         }
         return n;

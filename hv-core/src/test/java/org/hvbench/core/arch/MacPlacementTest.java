@@ -60,7 +60,7 @@ class MacPlacementTest {
         }
     }
 
-    private static Hypervisor hypervisor(IoPath path) {
+    static Hypervisor hypervisor(IoPath path) {
         if (path instanceof HypervisorPlacement) {
             return ((HypervisorPlacement) path).hypervisor();
         } else if (path instanceof IoPartitionPlacement) {
