@@ -36,6 +36,7 @@ TARGETS=(
   "iommu IommuFuzzTest aDeviceOwnerReachesOnlyItsOwnFrames IOMMU map and unmap hypercalls and device DMA of a passthrough device's owner"
   "channel ChannelFuzzTest aHostileChannelProgramMovesNothingItMayNot channel programs parsed by the hypervisor and run by the device"
   "policy PolicyFuzzTest thePolicyManagersHypercallTakesAnyBytesAndLoadsOnlyAValidPolicy the sHype policy the Policy Manager hands the hypervisor (XSM_OP)"
+  "tpm TpmFuzzTest aGuestsVtpmAnswersAnyCommandAndChangesOnlyWhatASuccessMay the TPM 2.0 command parser of a guest's vTPM, at any locality"
 )
 
 usage() {

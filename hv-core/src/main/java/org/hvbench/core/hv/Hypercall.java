@@ -32,6 +32,13 @@ public final class Hypercall {
     public static final int IOMMU_MAP = 1;
     public static final int IOMMU_UNMAP = 2;
     public static final int IOMMU_FLUSH = 3;
+    /**
+     * A TPM command to the caller's vTPM in the hypervisor (hvbench's own number, as {@code BLOCK_IO}
+     * and {@code IOMMU_OP} are: Xen keeps its vTPMs in a domain): a0 = gpa of a page holding the
+     * command, which the response replaces; a1 = the command's length (1 to 4096, within the page);
+     * a2 = locality -> the response's length; -EINVAL, -EFAULT, or -ENODEV when the caller has no vTPM.
+     */
+    public static final int TPM_OP = 50;
     /** Device-model operations of a privileged emulator (Xen's dm_op): inject an interrupt into a guest. */
     public static final int DM_OP = 41;
     /** Xen's {@code __HYPERVISOR_xsm_op} (formerly {@code acm_op}): the access-control module's own calls. */

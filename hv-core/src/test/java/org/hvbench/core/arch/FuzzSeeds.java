@@ -36,6 +36,7 @@ public final class FuzzSeeds {
         grant(root.resolve(PACKAGE + "GrantFuzzTestInputs/grantOperationsOfAHostileDomainLeakNothing"));
         ring(root.resolve(PACKAGE + "RingFuzzTestInputs/theBackEndAnswersAHostileRingAndNothingElse"));
         iommu(root.resolve(PACKAGE + "IommuFuzzTestInputs/aDeviceOwnerReachesOnlyItsOwnFrames"));
+        tpm(root.resolve(PACKAGE + "TpmFuzzTestInputs/aGuestsVtpmAnswersAnyCommandAndChangesOnlyWhatASuccessMay"));
     }
 
     private static void write(Path dir, String name, FuzzInput.Seed seed) throws IOException {
@@ -476,6 +477,42 @@ public final class FuzzSeeds {
             return s.u8(IommuFuzzTest.DMA).u8(IommuFuzzTest.DMA_PAGE).u8(iovaPage).u8(offsetSectors).u8(read ? 0 : 1)
                 .u8(sectors - 1).u8(sector);
         }
+    }
+
+    /** A TPM action at locality {@code locality} (0 to 4): the action, then the locality's two bytes. */
+    private static FuzzInput.Seed tpmAction(FuzzInput.Seed s, int action, int locality) {
+        return s.u8(action).u8(1).u8(locality);
+    }
+
+    private static void tpm(Path dir) throws IOException {
+        byte[] nonce = pattern(32, 3);
+        // Startup, measure PCR 0, make an attestation key, quote PCRs 0-7 and 17 with a nonce, flush the key.
+        FuzzInput.Seed s = new FuzzInput.Seed();
+        tpmAction(s, TpmFuzzTest.VALID, 0).u8(0);
+        tpmAction(s, TpmFuzzTest.VALID, 0).u8(1).u8(1);
+        tpmAction(s, TpmFuzzTest.VALID, 0).u8(5).u8(1).u8(0);
+        tpmAction(s, TpmFuzzTest.VALID, 0).u8(6).u8(1).bytes(nonce).i32(0x200FF);
+        tpmAction(s, TpmFuzzTest.VALID, 0).u8(3).i32(0x200FF);
+        tpmAction(s, TpmFuzzTest.VALID, 0).u8(7).u8(1);
+        write(dir, "startup-extend-key-quote-read-flush", s);
+
+        // The dynamic root's PCRs from every locality: extend and reset 17 at 0 to 4, then a quote's bytes changed.
+        s = new FuzzInput.Seed();
+        tpmAction(s, TpmFuzzTest.VALID, 0).u8(0);
+        for (int locality = 0; locality <= 4; locality++) {
+            tpmAction(s, TpmFuzzTest.VALID, locality).u8(1).u8(18);
+            tpmAction(s, TpmFuzzTest.VALID, locality).u8(2).u8(17);
+        }
+        tpmAction(s, TpmFuzzTest.VALID, 0).u8(5).u8(0).u8(1);
+        tpmAction(s, TpmFuzzTest.MUTATE, 0).u8(6).u8(1).bytes(nonce).i32(0x20001).u8(0).u8(40).u8(0xFF);
+        write(dir, "drtm-pcrs-every-locality-then-mutated-quote", s);
+
+        // Raw bytes: a TPM 1.2 header, a header alone, a size field that lies.
+        s = new FuzzInput.Seed();
+        tpmAction(s, TpmFuzzTest.RAW, 0).bytes(new byte[] {0x00, (byte) 0xC1, 0, 0, 0, 12, 0, 0, 0, (byte) 0x99, 0, 1});
+        tpmAction(s, TpmFuzzTest.RAW, 0).bytes(new byte[] {(byte) 0x80, 0x01, 0, 0, 0, 10, 0, 0, 1, 0x44});
+        tpmAction(s, TpmFuzzTest.RAW, 3).bytes(new byte[] {(byte) 0x80, 0x01, 0, 0, 0x10, 0, 0, 0, 1, 0x44, 0, 0});
+        write(dir, "raw-bad-tag-short-lying-size", s);
     }
 
     private static void iommu(Path dir) throws IOException {
