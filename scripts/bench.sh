@@ -108,6 +108,7 @@ case "$profile" in
     opts=(-f 2 -wi 3 -w 1s -i 5 -r 1s -prof gc)
     select_1=("CovertChannelBench") ;;
   mac)
+    runs=2
     opts=(-f 4 -wi 3 -w 1s -i 5 -r 2s -prof gc)
     select_1=("ArchitectureBench.io" -p mac=off,ste,chwall-ste -p operation=read -p size=4096 -p depth=1 -p tlbTagged=false
               -p costProfile=current-x86 -p grantMode=persistent -p iommu=system -p iommuInvalidation=strict)
