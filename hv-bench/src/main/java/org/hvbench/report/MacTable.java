@@ -1,5 +1,6 @@
 package org.hvbench.report;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -8,6 +9,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 
+import org.hvbench.core.arch.Placement;
+import org.hvbench.core.arch.TrustedBase;
+
 /**
  * sHype on the data path, per placement and setting: I/O per second without access control
  * ({@code mac=off}), and under each policy its time per I/O over off's (the quotient's error), its
@@ -15,7 +19,9 @@ import java.util.Objects;
  * should hold 1 and the counted columns be equal. Only settings run with {@code off} and at least one
  * other mode appear; the last line pools each mode's ratios over the virtualized placements (their
  * mean and the standard error of that mean), a figure tighter than any one placement's. Native has no
- * hypervisor, so sHype installs nothing there: its row is the control, the run's noise alone.
+ * hypervisor, so sHype installs nothing there: its row is the control, the run's noise alone. Beside
+ * the cost, what the policy adds to each placement's trusted base: its TCB lines without and with sHype
+ * ({@link TrustedBase}, counted in the source tree the report runs in, so "—" outside a checkout).
  */
 public final class MacTable {
     private static final String ARCHITECTURE = "ArchitectureBench.io";
@@ -80,6 +86,11 @@ public final class MacTable {
     }
 
     public static String markdown(List<Row> rows) {
+        return markdown(rows, TrustedBase.findSourceRoot(Path.of("")));
+    }
+
+    /** The table with TCB lines counted under {@code sourceRoot} (hv-core's sources); null leaves them out. */
+    static String markdown(List<Row> rows, Path sourceRoot) {
         if (rows.isEmpty()) {
             return "";
         }
@@ -96,14 +107,14 @@ public final class MacTable {
                 b.append("### ").append(setting).append("\n\n")
                     .append("| placement | I/O per s, off | time per I/O × off, ste | time per I/O × off, chwall-ste"
                         + " | crossings per I/O, off / ste / chwall-ste | modelled ns per I/O, off / ste / chwall-ste"
-                        + " | alloc B per I/O, off / ste / chwall-ste |\n")
-                    .append("|---|---:|---:|---:|---:|---:|---:|\n");
+                        + " | alloc B per I/O, off / ste / chwall-ste | TCB lines, off → sHype |\n")
+                    .append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
             }
             group.add(r);
             JmhResult off = r.byMode().get("off");
-            b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s |%n", r.placement(), rate(off),
+            b.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s |%n", r.placement(), rate(off),
                 ratio(r.ratio("ste")), ratio(r.ratio("chwall-ste")), perIo(r, "crossings", "%.2f"), perIo(r, "modelledNs", "%.1f"),
-                alloc(r)));
+                alloc(r), tcb(r.placement(), sourceRoot)));
         }
         pooledLine(b, group);
         return b.toString();
@@ -122,6 +133,15 @@ public final class MacTable {
             }
         }
         b.append('\n').append(line.length() == 0 ? "" : "Pooled over the virtualized placements (native, with no hypervisor to install sHype in, is the control): " + line + ".\n").append('\n');
+    }
+
+    /** TCB lines without and with sHype (ste and chwall-ste run the same module), or "—". */
+    static String tcb(String placement, Path sourceRoot) {
+        if (sourceRoot == null) {
+            return "—";
+        }
+        Placement p = Placement.parse(placement);
+        return String.format(Locale.ROOT, "%,d → %,d", TrustedBase.lines(sourceRoot, p), TrustedBase.lines(sourceRoot, p, "ste"));
     }
 
     private static String ratio(double[] q) {

@@ -44,6 +44,28 @@ class MacTableTest {
     }
 
     @Test
+    void besideTheCostStandsWhatSHypeAddsToEachTrustedBase() throws Exception {
+        List<MacTable.Row> rows = MacTable.build(JmhResult.read(MAC_RUN));
+        Path src = org.hvbench.core.arch.TrustedBase.findSourceRoot(Paths.get(""));
+        assertTrue(src != null, "the tests run inside the checkout");
+        for (MacTable.Row r : rows) {
+            org.hvbench.core.arch.Placement p = org.hvbench.core.arch.Placement.parse(r.placement());
+            int off = org.hvbench.core.arch.TrustedBase.lines(src, p);
+            int on = org.hvbench.core.arch.TrustedBase.lines(src, p, "ste");
+            if (r.placement().equals("native")) {
+                assertEquals(off, on, "native has no hypervisor to put the module in");
+            } else {
+                assertTrue(on > off, r.placement() + ": the module and the Policy Manager join the trusted base");
+            }
+            String cell = String.format(java.util.Locale.ROOT, "| %,d → %,d |", off, on);
+            String md = MacTable.markdown(rows, src);
+            assertTrue(md.lines().anyMatch(l -> l.startsWith("| " + r.placement() + " |") && l.endsWith(cell)), r.placement() + ": " + md);
+        }
+        assertTrue(MacTable.markdown(rows, null).lines().filter(l -> l.startsWith("| io-partition |")).allMatch(l -> l.endsWith("| — |")),
+            "outside a checkout the column says it could not count");
+    }
+
+    @Test
     void resultsWithoutTheMacSettingGiveNoTable() throws Exception {
         List<JmhResult> results = JmhResult.read(PlacementTableTest.resource("quick-jdk17.json"));
         assertTrue(MacTable.build(results).isEmpty());

@@ -60,6 +60,66 @@ class MacPlacementTest {
         }
     }
 
+    /**
+     * How often the hypervisor asks the module during the steady state: every sharing hook counted for
+     * a batch of four requests. With persistent grants (the pool granted and mapped at connection) and
+     * for the placements that share no pages per request, never; with map and copy grants, once per
+     * request (each request's grant map or copy is a sharing hook, answered from the permit cache).
+     */
+    @ParameterizedTest
+    @EnumSource(value = Placement.class, names = "NATIVE", mode = EnumSource.Mode.EXCLUDE)
+    void inTheSteadyStateTheModuleIsAskedNothingUnlessEachRequestMapsOrCopies(Placement p) {
+        GrantMode[] modes = p == Placement.IO_PARTITION || p == Placement.DOM0_EMULATOR ? GrantMode.values()
+            : new GrantMode[] {GrantMode.PERSISTENT};
+        for (GrantMode mode : modes) {
+            try (IoPath path = p.open(MachineConfig.defaults().mac("ste"), 4, mode)) {
+                Hypervisor hv = hypervisor(path);
+                Counting counting = new Counting(hv.accessControl());
+                hv.setAccessControl(counting.proxy);
+                InlineExecutor executor = new InlineExecutor(path);
+                long buffer = path.app().allocateBuffer(4 * 8192);
+                for (int i = 0; i < 4; i++) {
+                    path.app().prepare(path.cpu(), i, Aio.PREAD, i * 8192L, buffer + i * 8192L, 8192, i);
+                }
+                executor.runBatch(4);
+                long before = counting.calls;
+                executor.runBatch(4);
+                assertEquals(0, path.app().errors());
+                long perBatch = counting.calls - before;
+                if (mode == GrantMode.PERSISTENT) {
+                    assertEquals(0, perBatch, p + " " + mode + ": hooks in a steady-state batch");
+                } else {
+                    assertTrue(perBatch >= 4, p + " " + mode + ": each request's grant operation asks, " + perBatch + " hooks");
+                }
+            }
+        }
+    }
+
+    /**
+     * Counts every hook the hypervisor asks (each method with a verdict; the creation and destruction
+     * notices are not questions) and answers as the module does: a proxy over the interface, so that
+     * every hook, present and future, is counted.
+     */
+    private static final class Counting {
+        final org.hvbench.core.hv.AccessControl proxy;
+        long calls;
+
+        Counting(org.hvbench.core.hv.AccessControl inner) {
+            proxy = (org.hvbench.core.hv.AccessControl) java.lang.reflect.Proxy.newProxyInstance(
+                org.hvbench.core.hv.AccessControl.class.getClassLoader(), new Class<?>[] {org.hvbench.core.hv.AccessControl.class},
+                (self, method, args) -> {
+                    if (method.getReturnType() == int.class) {
+                        calls++;
+                    }
+                    try {
+                        return method.invoke(inner, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        }
+    }
+
     static Hypervisor hypervisor(IoPath path) {
         if (path instanceof HypervisorPlacement) {
             return ((HypervisorPlacement) path).hypervisor();
