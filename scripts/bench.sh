@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: run a benchmark profile, keep the JMH JSON, print the placement table.
 #
-#   scripts/bench.sh [quick|paper|split|iommu|threaded|ring|channel|mac|full] [JMH options...]
+#   scripts/bench.sh [quick|paper|split|iommu|threaded|ring|channel|mac|tpm|full] [JMH options...]
 #
 # Profiles (time on 2 cores):
 #   quick  about two minutes: every placement; 4 KiB read; depth 1; persistent grants; each placement's
@@ -39,6 +39,9 @@
 #          the data path should not see them); 4 forks, 3 x 1 s warm-up, 5 x 2 s measurement, so that
 #          the ratios' errors come near the 1 % they are to show; (2) AccessControlBench, the hooks
 #          themselves (cached and not), the Chinese Wall check, a revocation; -prof gc.
+#   tpm    about 3 min: TpmBench, a PCR extend and a quote where the guest's TPM sits (a vTPM in the
+#          TPM domain through tpmfront/tpmback, or the guest's own kernel); 2 forks, 3 x 1 s warm-up,
+#          5 x 1 s; -prof gc.
 #   full   several hours: every benchmark with every parameter value as annotated, plus the grant
 #          modes map, copy and persistent for the split placements; 2 forks; -prof gc.
 # Further arguments go to JMH after the profile's, so they win: e.g. -f 3, -p depth=32, -jvm PATH.
@@ -113,6 +116,9 @@ case "$profile" in
     select_1=("ArchitectureBench.io" -p mac=off,ste,chwall-ste -p operation=read -p size=4096 -p depth=1 -p tlbTagged=false
               -p costProfile=current-x86 -p grantMode=persistent -p iommu=system -p iommuInvalidation=strict)
     select_2=("AccessControlBench") ;;
+  tpm)
+    opts=(-f 2 -wi 3 -w 1s -i 5 -r 1s -prof gc)
+    select_1=("TpmBench") ;;
   full)
     opts=(-f 2 -wi 3 -w 2s -i 5 -r 2s -prof gc)
     select_1=(".*" -p grantMode=map,copy,persistent) ;;

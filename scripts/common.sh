@@ -14,7 +14,7 @@ else
 fi
 
 # scripts/bench.sh's profiles (its case statement defines them).
-PROFILES=(quick paper split iommu threaded ring channel mac full)
+PROFILES=(quick paper split iommu threaded ring channel mac tpm full)
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 2; }

@@ -20,6 +20,8 @@ import org.hvbench.core.hv.Domain;
 import org.hvbench.core.hv.Hypercall;
 import org.hvbench.core.hv.Hypervisor;
 import org.hvbench.core.mem.Translation;
+import org.hvbench.core.tpm.EventLog;
+import org.hvbench.core.tpm.MeasuredBoot;
 import org.hvbench.core.tpm.Tpm2;
 import org.hvbench.core.tpm.Vtpm;
 
@@ -215,6 +217,16 @@ public final class VtpmHost implements AutoCloseable {
         int n = locality == 0 ? t.execute(hvCommand, (int) length, 0, hvResponse) : Vtpm.errorResponse(hvResponse, Tpm2.RC_LOCALITY);
         machine.memory().putBytes(ma, hvResponse, 0, n);
         return n;
+    }
+
+    /**
+     * The toolstack measures guest {@code guest}'s boot into its vTPM before the guest runs
+     * ({@link MeasuredBoot}: firmware, kernel image, configuration, separators) and returns the event log.
+     *
+     * @throws IllegalStateException when the guest's vTPM has run a command already
+     */
+    public EventLog measuredBoot(int guest, byte[] kernel, byte[] config) {
+        return MeasuredBoot.measure(tpms[guest], kernel, config);
     }
 
     public Where where() {

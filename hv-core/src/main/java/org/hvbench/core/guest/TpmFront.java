@@ -66,8 +66,9 @@ public final class TpmFront {
         this.events = events;
         pageGpa = os.allocate(1);
         ref = grants.allocate();
-        if (ref < 0 || grants.grant(ref, backendId, pageGpa >>> MachineMemory.PAGE_SHIFT, false) < 0) {
-            throw new IllegalStateException("tpmfront: cannot grant the shared page: " + Errno.name(ref));
+        long granted = ref < 0 ? ref : grants.grant(ref, backendId, pageGpa >>> MachineMemory.PAGE_SHIFT, false);
+        if (granted < 0) {
+            throw new IllegalStateException("tpmfront: cannot grant the shared page: " + Errno.name(granted));
         }
         long p = hv.hypercall(cpu, Hypercall.EVENT_CHANNEL_OP, Hypercall.EVTCHN_ALLOC_UNBOUND, backendId, 0, 0);
         if (p < 0) {
