@@ -90,6 +90,10 @@ public final class VtpmHost implements AutoCloseable {
     private final Vtpm[] byDomain = new Vtpm[Hypervisor.MAX_DOMAINS];
     private final byte[] hvCommand = new byte[Vtpm.MAX_BUFFER];
     private final byte[] hvResponse = new byte[Vtpm.MAX_BUFFER];
+    /** The running dynamic launch: its domain (or null) and the machine frames it keeps from devices. */
+    private Domain launching;
+    private long[] launchFrames = new long[0];
+    private final Vtpm[] vtpmOf = new Vtpm[Hypervisor.MAX_DOMAINS];
 
     /** A machine with {@code guests} guests (1 to 64), each with its own vTPM at {@code where}. */
     public VtpmHost(MachineConfig config, Where where, int guests) {
@@ -111,6 +115,7 @@ public final class VtpmHost implements AutoCloseable {
         if (where == Where.HYPERVISOR) {
             hv.registerHypercall(Hypercall.TPM_OP, this::tpmHypercall);
         }
+        hv.registerHypercall(Hypercall.LATE_LAUNCH, this::lateLaunch);
         if (where == Where.TPM_DOMAIN) {
             // The TPM domain first: every guest's TPM is there before the guest's first instruction.
             tpmDomain = hv.createDomain("tpm", "tpm", TPM_DOMAIN_BYTES, false);
@@ -125,6 +130,7 @@ public final class VtpmHost implements AutoCloseable {
             Domain g = hv.createDomain("guest-" + i, "guest", GUEST_BYTES, false);
             this.guests[i] = g;
             tpms[i] = new Vtpm();
+            vtpmOf[g.id()] = tpms[i];
             if (where == Where.TPM_DOMAIN) {
                 cpu.start(g.kernel());
                 DomainMemory gm = new DomainMemory(g, machine.memory());
@@ -220,6 +226,81 @@ public final class VtpmHost implements AutoCloseable {
     }
 
     /**
+     * {@link Hypercall#LATE_LAUNCH}, the hypervisor's emulation of SKINIT for a guest (Perez, van Doorn
+     * and Sailer, section III.D): first every frame of the loader is kept from every device
+     * ({@link org.hvbench.core.iommu.Iommu#secure}), then the loader is read and hashed (so no DMA can
+     * change what is measured), then its SHA-256 goes into PCR 17 of the caller's vTPM at locality 4,
+     * which only this path has (the vTPM resets 17 to 22 first). The guest's interrupts are held: the
+     * launch runs to its end inside the hypercall, with no delivery point. The protection stays until
+     * the loader asks {@code LATE_LAUNCH_END}.
+     */
+    private long lateLaunch(Cpu on, Domain caller, long op, long gpa, long length, long unused) {
+        Vtpm t = vtpmOf[caller.id()];
+        if (t == null) {
+            return -Errno.ENODEV;
+        }
+        if (op == Hypercall.LATE_LAUNCH_END) {
+            if (launching != caller) {
+                return -Errno.EINVAL;
+            }
+            for (long mfn : launchFrames) {
+                machine.iommu().unsecure(mfn);
+            }
+            launching = null;
+            return 0;
+        }
+        if (op != Hypercall.LATE_LAUNCH_START || length < 1 || length > Hypercall.LATE_LAUNCH_MAX_BYTES
+            || (gpa & (org.hvbench.core.mem.MachineMemory.PAGE_SIZE - 1)) != 0) {
+            return -Errno.EINVAL;
+        }
+        if (launching != null) {
+            return -Errno.EBUSY;
+        }
+        int pages = (int) ((length + org.hvbench.core.mem.MachineMemory.PAGE_SIZE - 1) >>> org.hvbench.core.mem.MachineMemory.PAGE_SHIFT);
+        long[] frames = new long[pages];
+        for (int p = 0; p < pages; p++) {
+            long ma = on.translate(caller.space(), gpa + ((long) p << org.hvbench.core.mem.MachineMemory.PAGE_SHIFT), Translation.READ);
+            if (ma < 0) {
+                return -Errno.EFAULT;
+            }
+            frames[p] = ma >>> org.hvbench.core.mem.MachineMemory.PAGE_SHIFT;
+        }
+        for (long mfn : frames) {
+            machine.iommu().secure(mfn);
+        }
+        launching = caller;
+        launchFrames = frames;
+        java.security.MessageDigest sha256;
+        try {
+            sha256 = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK has no SHA-256", e);
+        }
+        byte[] page = new byte[org.hvbench.core.mem.MachineMemory.PAGE_SIZE];
+        long left = length;
+        for (long mfn : frames) {
+            int n = (int) Math.min(left, page.length);
+            machine.memory().getBytes(mfn << org.hvbench.core.mem.MachineMemory.PAGE_SHIFT, page, 0, n);
+            sha256.update(page, 0, n);
+            left -= n;
+        }
+        if (t.dynamicLaunch(sha256.digest(), 4) != Tpm2.RC_SUCCESS) {
+            // The vTPM has not started: nothing was measured, so nothing is kept.
+            for (long mfn : frames) {
+                machine.iommu().unsecure(mfn);
+            }
+            launching = null;
+            return -Errno.EINVAL;
+        }
+        return 0;
+    }
+
+    /** The domain whose dynamic launch holds frames now, or null. */
+    public Domain launching() {
+        return launching;
+    }
+
+    /**
      * The toolstack measures guest {@code guest}'s boot into its vTPM before the guest runs
      * ({@link MeasuredBoot}: firmware, kernel image, configuration, separators) and returns the event log.
      *
@@ -239,6 +320,10 @@ public final class VtpmHost implements AutoCloseable {
 
     public CrossingTrace trace() {
         return cpu.trace();
+    }
+
+    public Machine machine() {
+        return machine;
     }
 
     public Hypervisor hypervisor() {

@@ -39,6 +39,18 @@ public final class Hypercall {
      * a2 = locality -> the response's length; -EINVAL, -EFAULT, or -ENODEV when the caller has no vTPM.
      */
     public static final int TPM_OP = 50;
+    /**
+     * A guest's dynamic launch (hvbench's own number; on hardware, SKINIT or SENTER, which a
+     * hypervisor intercepts): a0 = {@code LATE_LAUNCH_START} with a1 = gpa of the secure loader (page
+     * aligned), a2 = its length (1 to 64 KiB) -> 0: its frames kept from every device, its SHA-256 in
+     * PCR 17 of the caller's vTPM at locality 4; a0 = {@code LATE_LAUNCH_END} lifts the protection.
+     * -EINVAL, -EFAULT, -EBUSY (a launch is on), -ENODEV (no vTPM).
+     */
+    public static final int LATE_LAUNCH = 51;
+    public static final int LATE_LAUNCH_START = 0;
+    public static final int LATE_LAUNCH_END = 1;
+    /** The largest secure loader: SKINIT's 64 KiB secure loader block. */
+    public static final int LATE_LAUNCH_MAX_BYTES = 64 << 10;
     /** Device-model operations of a privileged emulator (Xen's dm_op): inject an interrupt into a guest. */
     public static final int DM_OP = 41;
     /** Xen's {@code __HYPERVISOR_xsm_op} (formerly {@code acm_op}): the access-control module's own calls. */

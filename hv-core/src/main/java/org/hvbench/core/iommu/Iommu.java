@@ -53,6 +53,7 @@ public final class Iommu implements DmaTranslation, MessageHandler {
     private static final VarHandle POSTED;
     private static final VarHandle APPLIED;
     private static final VarHandle POSTER;
+    private static final VarHandle SECURED_FRAMES;
 
     static {
         try {
@@ -60,6 +61,7 @@ public final class Iommu implements DmaTranslation, MessageHandler {
             POSTED = lookup.findVarHandle(Iommu.class, "posted", long.class);
             APPLIED = lookup.findVarHandle(Iommu.class, "applied", long.class);
             POSTER = lookup.findVarHandle(Iommu.class, "poster", Thread.class);
+            SECURED_FRAMES = lookup.findVarHandle(Iommu.class, "securedFrames", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -90,6 +92,14 @@ public final class Iommu implements DmaTranslation, MessageHandler {
     private final int[] levels = new int[MAX_DEVICES];
     private final int[] tag = new int[MAX_DEVICES];
     private final long[] excluded;
+    /**
+     * Frames no device may reach whatever its context (a dynamic launch's secure loader, as SKINIT's
+     * device exclusion vector protects it), and how many there are: written by the launching CPU, the
+     * count last with release; a translation reads the count with acquire before the bits.
+     */
+    private final long[] secured;
+    @SuppressWarnings("unused") // through SECURED_FRAMES
+    private int securedFrames;
 
     // Deferred unmaps: (tag, page) key -> slot in pendingList, which keeps them in order; a slot
     // whose page was mapped again before the flush is cleared to 0.
@@ -132,6 +142,7 @@ public final class Iommu implements DmaTranslation, MessageHandler {
         this.batch = deferredBatch;
         this.faults = new FaultLog(faultLogCapacity);
         this.excluded = new long[(memory.frames() + 63) >>> 6];
+        this.secured = new long[(memory.frames() + 63) >>> 6];
         // Sized so it never grows: at most deferredBatch keys at a load of a half.
         this.pendingSet = new Long2LongHashMap(Integer.highestOneBit(deferredBatch) << 2, 0.5f, -1);
         this.pendingList = new long[deferredBatch];
@@ -212,8 +223,45 @@ public final class Iommu implements DmaTranslation, MessageHandler {
         return (excluded[(int) (mfn >>> 6)] & (1L << mfn)) != 0;
     }
 
+    /**
+     * Keeps every device away from frame {@code mfn}, translated, identity-mapped or excluded alike,
+     * until {@link #unsecure}: a dynamic launch's protection of its loader. Called by the one CPU that
+     * launches, before it reads the frame.
+     */
+    public void secure(long mfn) {
+        long bit = 1L << mfn;
+        int word = (int) (mfn >>> 6);
+        if ((secured[word] & bit) == 0) {
+            secured[word] |= bit;
+            SECURED_FRAMES.setRelease(this, (int) SECURED_FRAMES.getOpaque(this) + 1);
+        }
+    }
+
+    /** Lets devices reach frame {@code mfn} again (the loader has set up its own protection). */
+    public void unsecure(long mfn) {
+        long bit = 1L << mfn;
+        int word = (int) (mfn >>> 6);
+        if ((secured[word] & bit) != 0) {
+            secured[word] &= ~bit;
+            SECURED_FRAMES.setRelease(this, (int) SECURED_FRAMES.getOpaque(this) - 1);
+        }
+    }
+
+    public boolean isSecured(long mfn) {
+        return (secured[(int) (mfn >>> 6)] & (1L << mfn)) != 0;
+    }
+
     @Override
     public long translate(int device, long iova, int access) {
+        long ma = translateContext(device, iova, access);
+        // Off the fast path unless a launch holds frames: one acquire load (a plain load on x86).
+        if (ma >= 0 && (int) SECURED_FRAMES.getAcquire(this) != 0 && isSecured(ma >>> MachineMemory.PAGE_SHIFT)) {
+            return fault(device, iova, access);
+        }
+        return ma;
+    }
+
+    private long translateContext(int device, long iova, int access) {
         if ((long) POSTED.getAcquire(this) != (long) APPLIED.getOpaque(this)) {
             serviceRequests();
         }

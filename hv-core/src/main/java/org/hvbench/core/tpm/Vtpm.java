@@ -97,6 +97,43 @@ public final class Vtpm {
         random.nextBytes(proof);
     }
 
+    /**
+     * The instance's state as migration carries it: the hierarchy seeds and the proof (so every
+     * primary key comes back the same), the PCRs and their update counter, the reset and restart
+     * counts, and whether it has started. Loaded objects are not carried: like a TPM's transient
+     * objects across a reset, they are made again (CreatePrimary gives the same key from the same seed).
+     */
+    byte[] state() {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(STATE_BYTES);
+        b.put(ownerSeed).put(endorsementSeed).put(platformSeed).put(proof);
+        for (int i = 0; i < Pcrs.COUNT; i++) {
+            b.put(pcrs.raw(i));
+        }
+        b.putInt(pcrs.updateCounter()).putInt(resetCount).putInt(restartCount).put((byte) (started ? 1 : 0));
+        return b.array();
+    }
+
+    static final int STATE_BYTES = 4 * 32 + Pcrs.COUNT * Pcrs.DIGEST_BYTES + 4 + 4 + 4 + 1;
+
+    /** An instance with the state {@link #state} gave (a migrated one), its objects unloaded. */
+    static Vtpm fromState(byte[] state, SecureRandom random) {
+        if (state.length != STATE_BYTES) {
+            throw new IllegalArgumentException("vTPM state: " + state.length + " bytes, not " + STATE_BYTES);
+        }
+        Vtpm t = new Vtpm(random);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(state);
+        b.get(t.ownerSeed).get(t.endorsementSeed).get(t.platformSeed).get(t.proof);
+        byte[][] values = new byte[Pcrs.COUNT][Pcrs.DIGEST_BYTES];
+        for (int i = 0; i < Pcrs.COUNT; i++) {
+            b.get(values[i]);
+        }
+        t.pcrs.restore(values, b.getInt());
+        t.resetCount = b.getInt();
+        t.restartCount = b.getInt();
+        t.started = b.get() == 1;
+        return t;
+    }
+
     /** The platform's reset: the TPM loses its volatile state and waits for {@code TPM2_Startup}. */
     public void powerOn() {
         started = false;
