@@ -295,6 +295,21 @@ public final class VtpmHost implements AutoCloseable {
         return 0;
     }
 
+    /**
+     * Event-channel notifications so far between the guests and the TPM domain: one from a front
+     * end per command it sent, one back from the TPM domain per command it answered; 0 elsewhere.
+     */
+    public long notifications() {
+        if (back == null) {
+            return 0;
+        }
+        long n = back.served() + back.refused();
+        for (TpmFront f : fronts) {
+            n += f.commands();
+        }
+        return n;
+    }
+
     /** The domain whose dynamic launch holds frames now, or null. */
     public Domain launching() {
         return launching;
