@@ -19,6 +19,7 @@ import org.hvbench.core.guest.TpmFront;
 import org.hvbench.core.hv.Domain;
 import org.hvbench.core.hv.Hypercall;
 import org.hvbench.core.hv.Hypervisor;
+import org.hvbench.core.mem.MachineMemory;
 import org.hvbench.core.mem.Translation;
 import org.hvbench.core.tpm.EventLog;
 import org.hvbench.core.tpm.MeasuredBoot;
@@ -212,7 +213,7 @@ public final class VtpmHost implements AutoCloseable {
         if (t == null) {
             return -Errno.ENODEV;
         }
-        if (length < 1 || length > Vtpm.MAX_BUFFER || (gpa & (org.hvbench.core.mem.MachineMemory.PAGE_SIZE - 1)) != 0) {
+        if (length < 1 || length > Vtpm.MAX_BUFFER || (gpa & (MachineMemory.PAGE_SIZE - 1)) != 0) {
             return -Errno.EINVAL;
         }
         long ma = on.translate(caller.space(), gpa, Translation.READ | Translation.WRITE);
@@ -243,27 +244,24 @@ public final class VtpmHost implements AutoCloseable {
             if (launching != caller) {
                 return -Errno.EINVAL;
             }
-            for (long mfn : launchFrames) {
-                machine.iommu().unsecure(mfn);
-            }
-            launching = null;
+            endLaunch();
             return 0;
         }
         if (op != Hypercall.LATE_LAUNCH_START || length < 1 || length > Hypercall.LATE_LAUNCH_MAX_BYTES
-            || (gpa & (org.hvbench.core.mem.MachineMemory.PAGE_SIZE - 1)) != 0) {
+            || (gpa & (MachineMemory.PAGE_SIZE - 1)) != 0) {
             return -Errno.EINVAL;
         }
         if (launching != null) {
             return -Errno.EBUSY;
         }
-        int pages = (int) ((length + org.hvbench.core.mem.MachineMemory.PAGE_SIZE - 1) >>> org.hvbench.core.mem.MachineMemory.PAGE_SHIFT);
+        int pages = (int) ((length + MachineMemory.PAGE_SIZE - 1) >>> MachineMemory.PAGE_SHIFT);
         long[] frames = new long[pages];
         for (int p = 0; p < pages; p++) {
-            long ma = on.translate(caller.space(), gpa + ((long) p << org.hvbench.core.mem.MachineMemory.PAGE_SHIFT), Translation.READ);
+            long ma = on.translate(caller.space(), gpa + ((long) p << MachineMemory.PAGE_SHIFT), Translation.READ);
             if (ma < 0) {
                 return -Errno.EFAULT;
             }
-            frames[p] = ma >>> org.hvbench.core.mem.MachineMemory.PAGE_SHIFT;
+            frames[p] = ma >>> MachineMemory.PAGE_SHIFT;
         }
         for (long mfn : frames) {
             machine.iommu().secure(mfn);
@@ -276,20 +274,17 @@ public final class VtpmHost implements AutoCloseable {
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException("the JDK has no SHA-256", e);
         }
-        byte[] page = new byte[org.hvbench.core.mem.MachineMemory.PAGE_SIZE];
+        byte[] page = new byte[MachineMemory.PAGE_SIZE];
         long left = length;
         for (long mfn : frames) {
             int n = (int) Math.min(left, page.length);
-            machine.memory().getBytes(mfn << org.hvbench.core.mem.MachineMemory.PAGE_SHIFT, page, 0, n);
+            machine.memory().getBytes(mfn << MachineMemory.PAGE_SHIFT, page, 0, n);
             sha256.update(page, 0, n);
             left -= n;
         }
         if (t.dynamicLaunch(sha256.digest(), 4) != Tpm2.RC_SUCCESS) {
             // The vTPM has not started: nothing was measured, so nothing is kept.
-            for (long mfn : frames) {
-                machine.iommu().unsecure(mfn);
-            }
-            launching = null;
+            endLaunch();
             return -Errno.EINVAL;
         }
         return 0;
@@ -308,6 +303,15 @@ public final class VtpmHost implements AutoCloseable {
             n += f.commands();
         }
         return n;
+    }
+
+    /** Lets devices reach the launch's frames again; no launch holds any after. */
+    private void endLaunch() {
+        for (long mfn : launchFrames) {
+            machine.iommu().unsecure(mfn);
+        }
+        launching = null;
+        launchFrames = new long[0];
     }
 
     /** The domain whose dynamic launch holds frames now, or null. */

@@ -188,6 +188,14 @@ public final class TpmBuffer {
         return put2b(src, 0, src.length);
     }
 
+    /**
+     * A {@code TPML_PCR_SELECTION} of one SHA-256 bank of 24 PCRs: count 1, the algorithm,
+     * {@code sizeofSelect} 3, and the bit mask {@code pcrMask} (bit i = PCR i), low byte first.
+     */
+    public TpmBuffer putSha256Selection(int pcrMask) throws TpmException {
+        return put32(1).put16(Tpm2.ALG_SHA256).put8(3).put8(pcrMask).put8(pcrMask >>> 8).put8(pcrMask >>> 16);
+    }
+
     static int getInt(byte[] b, int at) {
         return (b[at] & 0xFF) << 24 | (b[at + 1] & 0xFF) << 16 | (b[at + 2] & 0xFF) << 8 | b[at + 3] & 0xFF;
     }

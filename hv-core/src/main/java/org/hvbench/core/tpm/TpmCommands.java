@@ -32,10 +32,6 @@ public final class TpmCommands {
         b.put32(9).put32(Tpm2.RS_PW).put16(0).put8(Tpm2.SESSION_CONTINUE).put16(0);
     }
 
-    private static void selection(TpmBuffer b, int pcrMask) throws TpmException {
-        b.put32(1).put16(Tpm2.ALG_SHA256).put8(3).put8(pcrMask).put8(pcrMask >>> 8).put8(pcrMask >>> 16);
-    }
-
     private static int build(Builder body) {
         try {
             return body.build();
@@ -76,7 +72,7 @@ public final class TpmCommands {
     public static int pcrRead(byte[] buf, int pcrMask) {
         return build(() -> {
             TpmBuffer b = begin(buf, Tpm2.ST_NO_SESSIONS, Tpm2.CC_PCR_READ);
-            selection(b, pcrMask);
+            b.putSha256Selection(pcrMask);
             return end(b);
         });
     }
@@ -112,7 +108,7 @@ public final class TpmCommands {
             TpmBuffer b = begin(buf, Tpm2.ST_SESSIONS, Tpm2.CC_QUOTE).put32(handle);
             passwordSession(b);
             b.put2b(nonce).put16(Tpm2.ALG_ECDSA).put16(Tpm2.ALG_SHA256);
-            selection(b, pcrMask);
+            b.putSha256Selection(pcrMask);
             return end(b);
         });
     }

@@ -45,6 +45,7 @@ public final class Vtpm {
     private final TpmBuffer out = new TpmBuffer();
     private final byte[] scratch = new byte[MAX_BUFFER];
     private final byte[] auth = new byte[Pcrs.DIGEST_BYTES];
+    private final byte[] randomBytes = new byte[Pcrs.DIGEST_BYTES];
     private boolean started;
     private int resetCount;
     private int restartCount;
@@ -472,7 +473,7 @@ public final class Vtpm {
             out.put32(0);
             return;
         }
-        out.put32(1).put16(Tpm2.ALG_SHA256).put8(3).put8(selection).put8(selection >>> 8).put8(selection >>> 16);
+        out.putSha256Selection(selection);
     }
 
     private void pcrRead() throws TpmException {
@@ -500,9 +501,8 @@ public final class Vtpm {
 
     private void getRandom() throws TpmException {
         int requested = Math.min(in.u16(), Pcrs.DIGEST_BYTES);
-        byte[] r = new byte[requested];
-        random.nextBytes(r);
-        out.put2b(r);
+        random.nextBytes(randomBytes);
+        out.put2b(randomBytes, 0, requested);
     }
 
     private void flushContext() throws TpmException {
